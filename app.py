@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # so pages can import their helpers (pages._lib) however we are started
     sys.path.insert(0, str(ROOT))
 
-from pages._lib import common as _common  # noqa: E402
+from pages._lib import cache, feedback, open_run  # noqa: E402
 
 st.set_page_config(page_title="Eval-awareness logit monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -41,21 +41,21 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-_common.init_run_path()
-_common.sync_run_to_url()
+open_run.init_run_path()
+open_run.sync_run_to_url()
 
 with st.sidebar:
     path = st.session_state["run_path"]
     st.caption("Open run")
     st.markdown(f"`{path}`")
     try:
-        run = _common.load_run(_common.current_key())
-        n_phrases = len(_common.index(_common.current_key()).phrases)
+        run = open_run.load_run(open_run.current_key())
+        n_phrases = len(cache.index(open_run.current_key()).phrases)
         st.caption(f"{run.status} · {len(run.prompts)} prompts · {len(run.rollouts)} rollouts · {n_phrases} phrases")
-        if _common.is_demo(run):
+        if open_run.is_demo(run):
             st.caption(":material/science: synthetic organism, not a real model")
     except Exception:  # the page itself explains what is wrong with the run
         st.caption("not loaded (see the page)")
 
-with _common.guard(f"The {page.title} page"):
+with feedback.guard(f"The {page.title} page"):
     page.run()

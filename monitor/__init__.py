@@ -3,23 +3,23 @@
 Pipeline: prompts -> rollouts -> sentence boundaries -> token-forced scores -> run store ->
 analyses. torch and transformers are imported only when a model is used, so reading and
 analysing runs stays light. Subpackages: :mod:`monitor.judges` (verbalization monitor),
-:mod:`monitor.analysis` (metrics), :mod:`monitor.figures`, :mod:`monitor.report`.
+:mod:`monitor.analysis` (metrics), :mod:`monitor.report.figures`, :mod:`monitor.report.html`.
 """
 
-from .chat import RenderedPrompt, ThinkMarkers, render_prompt
+from .engine.chat import RenderedPrompt, ThinkMarkers, render_prompt
 from .config import CONTROL_PHRASE, PAPER_PHRASES, RunConfig
 from .errors import ConfigError, InputError, ModelLoadError, MonitorError, RunFormatError
-from .forcing import ForcedPhrase, force_phrase
-from .k0 import score_prompts
-from .models import LoadedModel, ModelSpec, load_model
-from .pipeline import rescore_run, run_monitor, score_rollout
-from .prompt_input import load_prompt_set, load_prompts, parse_pasted
-from .prompts import Prompt
-from .rollouts import Rollout
-from .scoring import ForceQuery, score_naive, score_packed
-from .sentences import Sentence, split_sentences
-from .store import FORMAT_VERSION, Run, read_run
-from .verify import VerifyResult, verify_run
+from .engine.forcing import ForcedPhrase, force_phrase
+from .engine.k0 import score_prompts
+from .engine.models import LoadedModel, ModelSpec, load_model
+from .runs.pipeline import rescore_run, run_monitor, score_rollout
+from .prompts.input import load_prompt_set, load_prompts, parse_pasted
+from .prompts.record import Prompt
+from .engine.rollouts import Rollout
+from .engine.scoring import ForceQuery, score_naive, score_packed
+from .engine.sentences import Sentence, split_sentences
+from .runs.store import FORMAT_VERSION, Run, read_run
+from .runs.verify import VerifyResult, verify_run
 
 __all__ = [
     "CONTROL_PHRASE", "FORMAT_VERSION", "PAPER_PHRASES",

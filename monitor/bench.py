@@ -94,7 +94,7 @@ def run_bench(cfg: BenchConfig = BenchConfig(), *, log: Callable[[str], None] = 
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from .scoring import ForceQuery, score_naive, score_packed
+    from .engine.scoring import ForceQuery, score_naive, score_packed
 
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)

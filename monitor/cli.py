@@ -38,13 +38,13 @@ def _add_chat_args(p: argparse.ArgumentParser) -> None:
 
 
 def _markers(args):
-    from .chat import ThinkMarkers
+    from .engine.chat import ThinkMarkers
 
     return ThinkMarkers(None, None) if args.no_think_markers else ThinkMarkers(args.think_open, args.think_close)
 
 
 def _load(args):
-    from .models import ModelSpec, load_model
+    from .engine.models import ModelSpec, load_model
 
     spec = ModelSpec(
         args.model, revision=args.revision, dtype=args.dtype, device=args.device, device_map=args.device_map,
@@ -76,7 +76,7 @@ class _Bar:
 
 
 def _prompts(args):
-    from .prompt_args import prompt_set_from_args
+    from .prompts.args import prompt_set_from_args
 
     loaded = prompt_set_from_args(args)
     for w in [*loaded.warnings, *loaded.notes]:
@@ -88,10 +88,10 @@ def _prompts(args):
 
 def cmd_run(args) -> int:
     from .config import RunConfig
-    from .pipeline import run_monitor
+    from .runs.pipeline import run_monitor
 
     if args.resume:
-        from .store import read_manifest
+        from .runs.store import read_manifest
 
         manifest = read_manifest(args.resume)
         if args.model is None:
@@ -127,7 +127,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_score_prompts(args) -> int:
-    from .pipeline import score_prompts
+    from .runs.pipeline import score_prompts
 
     prompts = _prompts(args)
     loaded = _load(args)
@@ -151,10 +151,10 @@ def cmd_score_prompts(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .verify import verify_run
+    from .runs.verify import verify_run
 
     if args.model is None:
-        from .store import read_manifest
+        from .runs.store import read_manifest
 
         args.model = read_manifest(args.run).get("model", {}).get("id")
     loaded = _load(args)
@@ -177,7 +177,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .store import list_runs
+    from .runs.bundle import list_runs
 
     df = list_runs(args.root)
     print(df.to_string(index=False) if len(df) else f"no runs under {args.root}")
@@ -185,14 +185,14 @@ def cmd_runs(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .store import export_bundle
+    from .runs.bundle import export_bundle
 
     print(export_bundle(args.run, args.out))
     return 0
 
 
 def cmd_import(args) -> int:
-    from .store import import_bundle
+    from .runs.bundle import import_bundle
 
     print(import_bundle(args.bundle, args.dest))
     return 0
@@ -203,7 +203,7 @@ _PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .prompt_args import add_prompt_arguments
+    from .prompts.args import add_prompt_arguments
 
     parser = argparse.ArgumentParser(prog="monitor", description="Eval-awareness logit monitor: sample CoTs, token-force probe phrases, analyse.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")

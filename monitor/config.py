@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .chat import ThinkMarkers
+from .engine.chat import ThinkMarkers
 from .errors import ConfigError
-from .forcing import check_phrase
+from .engine.forcing import check_phrase
 
 __all__ = ["Progress", "RunConfig", "PAPER_PHRASES", "CONTROL_PHRASE"]
 

@@ -6,43 +6,44 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from monitor import figures, store
+from monitor import runs
+from monitor.report import figures
 from monitor.errors import MonitorError
-from pages._lib import common as C
+from pages._lib import cache, feedback, open_run, view_state
 
-C.ensure_router()
+view_state.ensure_router()
 
 st.title("Compare runs")
-run_a, key_a = C.require_run()
+run_a, key_a = open_run.require_run()
 
-found = store.list_runs(C.runs_dir())["run"].tolist() if C.runs_dir().is_dir() else []
-candidates = [p for p in dict.fromkeys([*found, C.default_run_path()]) if C.resolve_path(p) != C.resolve_path(run_a.path)]
+found = runs.list_runs(open_run.runs_dir())["run"].tolist() if open_run.runs_dir().is_dir() else []
+candidates = [p for p in dict.fromkeys([*found, open_run.default_run_path()]) if open_run.resolve_path(p) != open_run.resolve_path(run_a.path)]
 b1, b2 = st.columns([3, 2])
 with b1:
     typed = st.text_input("Run B (directory)", key="run_b", bind="query-params",
                           placeholder=candidates[0] if candidates else "runs/other-run",
                           help="Any run directory; the open run is run A.")
 with b2:
-    picked = st.selectbox("…or one found", candidates, index=None, key="cmp.found", placeholder="runs found under " + str(C.runs_dir()))
+    picked = st.selectbox("…or one found", candidates, index=None, key="cmp.found", placeholder="runs found under " + str(open_run.runs_dir()))
 path_b = (typed or "").strip() or picked
 if not path_b:
     st.info("Choose a second run to compare with the open run "
             f"(`{st.session_state['run_path']}`). New runs appear here once made on the **Run the monitor** page.")
     st.stop()
 try:
-    key_b = C.run_key(path_b)
-    run_b = C.load_run(key_b)
+    key_b = open_run.run_key(path_b)
+    run_b = open_run.load_run(key_b)
 except MonitorError as e:
     st.error(f"Cannot open run B `{path_b}`: {e}")
     st.stop()
 
-phrases_a, phrases_b = C.index(key_a).phrases, C.index(key_b).phrases
+phrases_a, phrases_b = cache.index(key_a).phrases, cache.index(key_b).phrases
 common = [p for p in phrases_a if p in phrases_b]
 if not common:
     st.warning("The two runs share no phrase; comparing each run's primary phrase.")
 p1, p2 = st.columns(2)
 with p1:
-    phrase_a = C.url_choice(st.selectbox, "Phrase (run A)", phrases_a, key="phrase", default=phrases_a[0])
+    phrase_a = view_state.url_choice(st.selectbox, "Phrase (run A)", phrases_a, key="phrase", default=phrases_a[0])
 with p2:
     opts_b = phrases_b
     phrase_b = st.selectbox("Phrase (run B)", opts_b, index=opts_b.index(phrase_a) if phrase_a in opts_b else 0, key="phrase_b")
@@ -54,16 +55,16 @@ for col, name, run, key, phrase in ((cols[0], "A", run_a, key_a, phrase_a), (col
         model = (run.manifest.get("model") or {}).get("id", "?")
         st.subheader(f"Run {name}")
         st.caption(f"`{run.path}`")
-        C.demo_banner(run)
+        open_run.demo_banner(run)
         m = st.columns(3)
         m[0].metric("Model", str(model)[-28:])
         m[1].metric("Prompts", len(run.prompts))
         m[2].metric("Rollouts", len(run.rollouts))
-        with C.guard(f"Run {name}"):
-            panel = C.table(key, "roc_panel", phrase=phrase)
+        with feedback.guard(f"Run {name}"):
+            panel = cache.table(key, "roc_panel", phrase=phrase)
             st.dataframe(panel["aurocs"], key=f"cmp.auroc.{name}", hide_index=True,
                          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
-            ps = C.analysis(key, "prompt_scores", phrase=phrase)
+            ps = cache.analysis(key, "prompt_scores", phrase=phrase)
             scores[name] = ps
             st.plotly_chart(figures.score_distribution_figure(ps), key=f"cmp.dist.{name}")
             if panel["curves"]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from monitor import figures
+from monitor.report import figures
 from pages._lib import annotations as _annotations, transcript as _transcript
-from pages._lib import common as C
+from pages._lib import cache, feedback, open_run, page_frame, view_state
 
-run, key, ix = C.run_page("Curves")
+run, key, ix = page_frame.run_page("Curves")
 if not len(run.rollouts):
     st.info("This run has no rollouts yet.")
     st.stop()
@@ -19,29 +19,29 @@ from pages._lib.index import rollout_sentences  # noqa: E402
 def _on_select() -> None:
     # a click on the chart picks the sentence (the selectbox below follows, and so does the URL)
     event = st.session_state.get("curve_chart")
-    s = C.sentence_from_selection(event)
+    s = view_state.sentence_from_selection(event)
     if s is not None:
         st.session_state["sentence"] = s
 
 
 c1, c2, c3 = st.columns([3, 1, 3])
 with c1:
-    pid = C.url_choice(st.selectbox, "Prompt", ix.prompt_ids, key="prompt", default=ix.prompt_ids[0], format_func=ix.prompt_labels.get)
+    pid = view_state.url_choice(st.selectbox, "Prompt", ix.prompt_ids, key="prompt", default=ix.prompt_ids[0], format_func=ix.prompt_labels.get)
 rollouts = ix.rollouts[pid]
 with c2:
-    rollout = C.url_choice(st.selectbox, "Rollout", rollouts, key="rollout", default=rollouts[0])
+    rollout = view_state.url_choice(st.selectbox, "Rollout", rollouts, key="rollout", default=rollouts[0])
 with c3:
     chosen = st.multiselect("Phrases", ix.phrases, default=ix.phrases[: min(3, len(ix.phrases))], key="phrases",
                             bind="query-params", help=f"The first phrase of the run, “{ix.phrases[0]}”, is its primary phrase.")
 
-curve = C.analysis(key, "rollout_curve", prompt_id=pid, rollout=rollout)
+curve = cache.analysis(key, "rollout_curve", prompt_id=pid, rollout=rollout)
 sents = rollout_sentences(run, ix, pid, rollout)
 n_sent = int(sents["sentence"].max()) if len(sents) else 0
 sent_text = dict(zip(sents["sentence"].astype(int), sents["text"].astype(str)))
 
 o1, o2 = st.columns([4, 1])
 with o1:
-    sel = C.url_choice(
+    sel = view_state.url_choice(
         st.selectbox, "Sentence", list(range(n_sent + 1)), key="sentence", default=None,
         placeholder="Click a point on the chart, or pick a sentence here",
         format_func=lambda s: "0 · CoT start" if s == 0 else f"{s} · {sent_text.get(s, '')[:90]}",
@@ -76,7 +76,7 @@ if sel is not None:
     with st.container(border=True, key="sentence_detail"):
         st.markdown(f"**Sentence {sel}**")
         st.text(sent_text.get(sel, "") or "(CoT start: before any reasoning)")
-        st.dataframe(C.table(key, "sentence_detail", prompt_id=pid, rollout=rollout, sentence=sel),
+        st.dataframe(cache.table(key, "sentence_detail", prompt_id=pid, rollout=rollout, sentence=sel),
                      key="sentence_tokens", hide_index=True)
 
 with st.expander("The prompt", icon=":material/chat:"):
@@ -97,15 +97,15 @@ st.divider()
 st.subheader("Averaged curves")
 g1, g2, g3 = st.columns(3)
 with g1:
-    g_phrase = C.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: C.phrase_label(p, run, ix.phrases))
+    g_phrase = view_state.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: open_run.phrase_label(p, run, ix.phrases))
 with g2:
-    by_options = ["label", "verbalizes"] if C.has_judge(run) else ["label"]
-    by = C.url_choice(st.segmented_control, "Group by", by_options, key="group_by", default="label",
+    by_options = ["label", "verbalizes"] if open_run.has_judge(run) else ["label"]
+    by = view_state.url_choice(st.segmented_control, "Group by", by_options, key="group_by", default="label",
                       format_func={"label": "eval vs deploy", "verbalizes": "verbalizing vs not"}.get)
 with g3:
-    x = C.url_choice(st.segmented_control, "x axis", ["sentence", "relative"], key="group_x", default="sentence",
+    x = view_state.url_choice(st.segmented_control, "x axis", ["sentence", "relative"], key="group_x", default="sentence",
                      format_func={"sentence": "sentence index", "relative": "position in CoT (0–1)"}.get)
-with C.guard("The averaged curves"):
-    gc = C.analysis(key, "group_curves", phrase=g_phrase, by=by or "label", x=x or "sentence")
+with feedback.guard("The averaged curves"):
+    gc = cache.analysis(key, "group_curves", phrase=g_phrase, by=by or "label", x=x or "sentence")
     st.plotly_chart(figures.group_curve_figure(gc, title=f"“{g_phrase}” by {by or 'label'} (mean log-prob, 95% bootstrap band)"),
                     key="group_chart")

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from monitor import store
+from monitor import runs
 from monitor.errors import MonitorError
-from pages._lib import common as C
+from pages._lib import cache, feedback, open_run, view_state
 from pages._lib import summary as _summary
 
-C.ensure_router()
+view_state.ensure_router()
 
 st.title("Eval-awareness logit monitor")
 st.caption(
@@ -29,11 +29,11 @@ def _open_path() -> None:
         st.session_state["home.msg"] = ("error", "Type a run directory first.")
         return
     try:
-        store.read_manifest(C.resolve_path(raw))
+        runs.read_manifest(open_run.resolve_path(raw))
     except MonitorError as e:
         st.session_state["home.msg"] = ("error", str(e))
         return
-    C.set_run_path(raw)
+    open_run.set_run_path(raw)
     st.session_state["home.msg"] = ("success", f"Opened `{raw}`.")
 
 
@@ -43,38 +43,38 @@ with st.expander("Open another run", expanded=False, icon=":material/folder_open
         st.text_input("Run directory", key="home.path", placeholder="runs/my-run or /abs/path/to/run",
                       help="A directory holding manifest.json and the Parquet tables (written by the app or `python -m monitor run`).")
         st.button("Open directory", key="home.open", on_click=_open_path, icon=":material/folder_open:")
-        found = store.list_runs(C.runs_dir()) if C.runs_dir().is_dir() else pd.DataFrame()
+        found = runs.list_runs(open_run.runs_dir()) if open_run.runs_dir().is_dir() else pd.DataFrame()
         if len(found):
-            choice = st.selectbox("…or a run found under " + f"`{C.runs_dir()}`", found["run"].tolist(), key="home.found",
+            choice = st.selectbox("…or a run found under " + f"`{open_run.runs_dir()}`", found["run"].tolist(), key="home.found",
                                   format_func=lambda p: f"{Path(p).name} ({found.set_index('run').loc[p, 'status']})")
             if st.button("Open selected", key="home.open_found", icon=":material/check:"):
-                C.set_run_path(choice)
+                open_run.set_run_path(choice)
                 st.rerun()
         if st.button("Back to the demo run", key="home.demo", icon=":material/science:"):
-            C.set_run_path(C.default_run_path())
+            open_run.set_run_path(open_run.default_run_path())
             st.rerun()
     with c2:
         up = st.file_uploader("Upload a run bundle (.zip made by Share & export or `monitor export`)", type=["zip"], key="home.bundle")
         if up is not None:
             data = up.getvalue()
             digest = hashlib.sha256(data).hexdigest()[:12]
-            dest = C.runs_dir() / "imported" / f"{Path(up.name).stem}-{digest}"
-            with C.guard("Importing the bundle"):
+            dest = open_run.runs_dir() / "imported" / f"{Path(up.name).stem}-{digest}"
+            with feedback.guard("Importing the bundle"):
                 if not (dest / "manifest.json").exists():
                     with st.spinner("Unpacking the bundle…"), tempfile.TemporaryDirectory() as tmp:
                         zpath = Path(tmp) / "bundle.zip"
                         zpath.write_bytes(data)
-                        store.import_bundle(zpath, dest)
+                        runs.import_bundle(zpath, dest)
                 if st.button(f"Open the imported run ({dest.name})", key="home.open_bundle", icon=":material/unarchive:"):
-                    C.set_run_path(str(dest))
+                    open_run.set_run_path(str(dest))
                     st.rerun()
     msg = st.session_state.pop("home.msg", None)
     if msg:
         (st.error if msg[0] == "error" else st.success)(msg[1])
 
-run, key = C.require_run()
-ix = C.index(key)  # phrases, labels and row positions without rescanning big tables
-C.demo_banner(run)
+run, key = open_run.require_run()
+ix = cache.index(key)  # phrases, labels and row positions without rescanning big tables
+open_run.demo_banner(run)
 if run.status == "running":
     st.warning("This run is still going (or was stopped before it finished): the tables show the units written so far. "
                "Resume it on the **Run the monitor** page.", icon=":material/hourglass_top:")
@@ -88,13 +88,13 @@ cols[0].metric("Prompts", len(run.prompts), help=", ".join(f"{v} {k}" for k, v i
 cols[1].metric("Rollouts", len(run.rollouts), help=f"k = {sampling.get('rollouts', '?')} per prompt")
 cols[2].metric("CoT sentences", int((run.sentences["sentence"] > 0).sum()))
 cols[3].metric("Phrases", len(ix.phrases))
-cols[4].metric("Judge", (m.get("judge") or {}).get("name", "none") if C.has_judge(run) else "none")
+cols[4].metric("Judge", (m.get("judge") or {}).get("name", "none") if open_run.has_judge(run) else "none")
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Headline AUROCs")
-    with C.guard("The summary"):
-        summ = C.analysis(key, "summarize")
+    with feedback.guard("The summary"):
+        summ = cache.analysis(key, "summarize")
         headline = _summary.headline_table(summ)
         for why in _summary.unavailable_tasks(summ):
             st.caption(f"Not scored: {why}")
@@ -125,7 +125,7 @@ with right:
         f"- **Directory**: `{run.path}`"
     )
     st.markdown("**Phrases**")
-    st.markdown("\n".join(f"- {C.phrase_label(p, run, ix.phrases)}" for p in ix.phrases) or "_none_")
+    st.markdown("\n".join(f"- {open_run.phrase_label(p, run, ix.phrases)}" for p in ix.phrases) or "_none_")
 
 st.subheader("Explore")
 links = st.columns(4)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from monitor import figures
-from pages._lib import common as C
+from monitor.report import figures
+from pages._lib import cache, feedback, open_run, page_frame, view_state
 from pages._lib import jobs as _jobs, model as _model
 
-run, key, ix = C.run_page("Phrases", need_scores=True)
+run, key, ix = page_frame.run_page("Phrases", need_scores=True)
 
 TASKS = {"eval_vs_deploy": "eval vs deploy prompts", "verbalizing_eval": "which eval prompts get verbalized"}
 c1, c2 = st.columns(2)
 with c1:
-    task = C.url_choice(st.selectbox, "Task", list(TASKS) if C.has_judge(run) else ["eval_vs_deploy"], key="task", default="eval_vs_deploy",
+    task = view_state.url_choice(st.selectbox, "Task", list(TASKS) if open_run.has_judge(run) else ["eval_vs_deploy"], key="task", default="eval_vs_deploy",
                         format_func=TASKS.get)
 with c2:
     corr_method = st.segmented_control("Correlation", ["spearman", "pearson"], default="spearman", key="corr", bind="query-params")
@@ -21,8 +21,8 @@ with c2:
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("AUROC per phrase")
-    with C.guard("The per-phrase AUROCs"):
-        pa = C.table(key, "phrase_aurocs", task=task)
+    with feedback.guard("The per-phrase AUROCs"):
+        pa = cache.table(key, "phrase_aurocs", task=task)
         st.dataframe(pa, key="phrase_aurocs", hide_index=True,
                      column_config={"auroc": st.column_config.ProgressColumn("AUROC", min_value=0.0, max_value=1.0, format="%.3f"),
                                     "lo": st.column_config.NumberColumn("95% CI low", format="%.3f"),
@@ -30,11 +30,11 @@ with left:
         st.caption("Prompt score = max over rollouts and sentences; interval = bootstrap over prompts.")
 with right:
     st.subheader("Correlation between phrases")
-    with C.guard("The correlation matrix"):
+    with feedback.guard("The correlation matrix"):
         if len(ix.phrases) < 2:
             st.info("Add a second phrase to see how phrases correlate.")
         else:
-            corr = C.analysis(key, "phrase_correlation", method=corr_method or "spearman")
+            corr = cache.analysis(key, "phrase_correlation", method=corr_method or "spearman")
             st.plotly_chart(figures.correlation_figure(corr), key="corr_chart")
 
 st.subheader("Joint monitor")
@@ -45,17 +45,17 @@ with j1:
 with j2:
     how = st.segmented_control("Combine by", ["max", "logsumexp"], default="max", key="joint_how", bind="query-params",
                                help="max: the most confident phrase at each boundary; logsumexp: probability that the model says any of them.")
-with C.guard("The joint monitor"):
+with feedback.guard("The joint monitor"):
     if len(joint) < 1:
         st.info("Pick phrases to combine.")
     else:
-        ja = C.table(key, "joint_auroc", phrases=joint, how=how or "max", task=task)
+        ja = cache.table(key, "joint_auroc", phrases=joint, how=how or "max", task=task)
         m1, m2 = st.columns([1, 3])
         m1.metric("Joint AUROC", f"{ja['auroc']:.3f}", help=f"95% CI {ja['lo']:.3f} – {ja['hi']:.3f}")
         m1.caption(f"95% CI {ja['lo']:.3f} – {ja['hi']:.3f}")
         curves = {"joint": ja["curve"]}
         for p in joint:
-            pc = C.table(key, "roc_panel", phrase=p, task=task)["curves"]
+            pc = cache.table(key, "roc_panel", phrase=p, task=task)["curves"]
             curves.update({k: v for k, v in pc.items() if k.startswith("logit")})
         with m2:
             st.plotly_chart(figures.roc_figure(curves, title="Joint vs single phrases"), key="joint_roc")
@@ -70,11 +70,11 @@ if run.status != "complete":
     st.info("This run is not complete; finish or resume it on **Run the monitor** before adding phrases.")
     st.stop()
 st.caption("Forces the phrase at every existing sentence boundary; no resampling. The scores are added to this run directory.")
-C.writes_to_bundled_demo(run)
+open_run.writes_to_bundled_demo(run)
 new_phrase = st.text_input("Phrase", key="phr.new", placeholder="e.g. This is probably an evaluation")
-choice = _model.model_inputs("phr", default_id=C.model_id(run) or _model.default_model())
-if C.model_id(run) and choice.model_id != C.model_id(run):
-    st.warning(f"The run was sampled from `{C.model_id(run)}`; new phrases must be scored with that same model.")
+choice = _model.model_inputs("phr", default_id=open_run.model_id(run) or _model.default_model())
+if open_run.model_id(run) and choice.model_id != open_run.model_id(run):
+    st.warning(f"The run was sampled from `{open_run.model_id(run)}`; new phrases must be scored with that same model.")
 
 
 def _start_rescore() -> str | None:
@@ -88,11 +88,11 @@ def _start_rescore() -> str | None:
     run_path = run.path
 
     def work(job: _jobs.Job):
-        from monitor import pipeline
+        from monitor import runs
 
         job.message = "loading the model"
-        loaded = _model.as_run_model(_model.get(choice), C.model_id(run))
-        return pipeline.rescore_run(run_path, loaded, [phrase], progress=job.progress, should_stop=job.should_stop)
+        loaded = _model.as_run_model(_model.get(choice), open_run.model_id(run))
+        return runs.rescore_run(run_path, loaded, [phrase], progress=job.progress, should_stop=job.should_stop)
 
     job = _jobs.jobs().start(f"Scoring “{phrase}”", work, kind="phr.job")
     st.session_state["phr.job"] = job.id

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from monitor import prompt_input as pi
+from monitor import prompts as pi
 from monitor.errors import InputError
 from monitor.prompts import LABELS, prompts_from_frame, prompts_to_frame
-from pages._lib import common as C
+from pages._lib import feedback, open_run, view_state
 
-C.ensure_router()
+view_state.ensure_router()
 
 st.title("Prompts")
 st.caption("Build the prompt set to run the monitor on. Label evaluation-style prompts `eval` and real-user-style "
@@ -73,7 +73,7 @@ with tab_file:
     c1, c2 = st.columns(2)
     f_label = c1.selectbox("Label for prompts without one", list(LABELS), index=2, key="prompts.file_label")
     f_lenient = c2.checkbox("Skip bad rows (lenient)", key="prompts.file_lenient")
-    with C.guard("Reading the column mapping"):
+    with feedback.guard("Reading the column mapping"):
         f_mapping = _mapping("prompts.file")
         if up is not None and st.button(f"Load {up.name}", key="prompts.file_go", icon=":material/upload_file:"):
             try:
@@ -81,9 +81,9 @@ with tab_file:
             except InputError as e:
                 _problem(e)
 with tab_dataset:
-    samples = sorted(p for p in (C.ROOT / "data").glob("**/*") if p.suffix in pi.FILE_FORMATS and "demo_run" not in p.parts
-                     and "demo_model" not in p.parts) if (C.ROOT / "data").is_dir() else []
-    sample = st.selectbox("Sample prompt sets shipped with the tool", [str(p.relative_to(C.ROOT)) for p in samples], index=None,
+    samples = sorted(p for p in (open_run.ROOT / "data").glob("**/*") if p.suffix in pi.FILE_FORMATS and "demo_run" not in p.parts
+                     and "demo_model" not in p.parts) if (open_run.ROOT / "data").is_dir() else []
+    sample = st.selectbox("Sample prompt sets shipped with the tool", [str(p.relative_to(open_run.ROOT)) for p in samples], index=None,
                           key="prompts.sample", placeholder="none found" if not samples else "pick one")
     spec = st.text_input("…or a file path or dataset spec", key="prompts.spec",
                          placeholder="data/prompts.jsonl · hf:org/name:train · fortress · wildchat · petri:DIR",
@@ -96,7 +96,7 @@ with tab_dataset:
         if not source:
             st.error("Pick a sample set or type a path / dataset spec first.")
         else:
-            path = C.resolve_path(source)
+            path = open_run.resolve_path(source)
             try:
                 with st.spinner(f"Loading {source}…"):
                     _store(pi.load_prompt_set(str(path) if path.exists() else source, lenient=d_lenient,
@@ -104,11 +104,11 @@ with tab_dataset:
             except InputError as e:
                 _problem(e)
 with tab_run:
-    run_path = st.session_state.get("run_path") or C.default_run_path()
+    run_path = st.session_state.get("run_path") or open_run.default_run_path()
     st.caption(f"Reuse the prompts of the open run `{run_path}` (e.g. to run them on another model).")
     if st.button("Use these prompts", key="prompts.from_run", icon=":material/input:"):
-        with C.guard("Loading the run's prompts"):
-            run = C.load_run(C.current_key())
+        with feedback.guard("Loading the run's prompts"):
+            run = open_run.load_run(open_run.current_key())
             _store(pi.LoadedPrompts(prompts=tuple(prompts_from_frame(run.prompts))), f"run {Path(run.path).name}")
 
 base: pd.DataFrame | None = st.session_state.get("prompts.base")

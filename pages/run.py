@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from monitor import store
+from monitor import runs
 from monitor.config import CONTROL_PHRASE, PAPER_PHRASES, RunConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.prompts import prompts_from_frame
-from pages._lib import common as C
+from pages._lib import feedback, open_run, view_state
 from pages._lib import jobs as _jobs, judge as _judge, model as _model
 
-C.ensure_router()
+view_state.ensure_router()
 
 st.title("Run the monitor")
 st.caption("Samples k rollouts per prompt, splits each chain of thought into sentences, and token-forces every phrase at "
@@ -28,7 +28,7 @@ st.caption("Samples k rollouts per prompt, splits each chain of thought into sen
 def _open_result(job: _jobs.Job) -> None:
     out = st.session_state.get("run.job_out")
     if out and job.state in ("done", "cancelled") and st.button("Open this run", key="run.open_result", icon=":material/open_in_new:"):
-        C.set_run_path(out)
+        open_run.set_run_path(out)
         st.switch_page("pages/home.py")
 
 
@@ -43,8 +43,8 @@ if ready is None:
     r1, r2 = st.columns([1, 3])
     r1.page_link("pages/prompts.py", label="Go to Prompts", icon=":material/edit_note:")
     if r2.button("Use the open run's prompts", key="run.use_run_prompts", icon=":material/input:"):
-        with C.guard("Loading the open run's prompts"):
-            open_run = C.load_run(C.current_key())
+        with feedback.guard("Loading the open run's prompts"):
+            open_run = open_run.load_run(open_run.current_key())
             st.session_state["prompts.ready"] = open_run.prompts
             st.session_state["prompts.origin"] = f"run {Path(open_run.path).name}"
             st.rerun()
@@ -55,7 +55,7 @@ else:
 
 st.markdown("**Model**")
 choice = _model.model_inputs("run", default_id=_model.default_model())
-if choice.model_id == str(C.DEMO_MODEL.relative_to(C.ROOT)) and _model.demo_model_missing():
+if choice.model_id == str(open_run.DEMO_MODEL.relative_to(open_run.ROOT)) and _model.demo_model_missing():
     st.warning("The demo model (`data/demo_model`) is not in this checkout; give another model.")
 
 st.markdown("**Phrases**")
@@ -83,8 +83,8 @@ judge_choice = _judge.judge_inputs("run")
 if st.session_state.pop("run.out_used", False):  # the last run took this directory: offer a new one
     st.session_state.pop("run.out", None)
 if "run.out" not in st.session_state:  # a fresh default per session, stable across reruns
-    new_dir = C.runs_dir() / time.strftime("run-%Y%m%d-%H%M%S")
-    st.session_state["run.out"] = str(new_dir.relative_to(C.ROOT)) if new_dir.is_relative_to(C.ROOT) else str(new_dir)
+    new_dir = open_run.runs_dir() / time.strftime("run-%Y%m%d-%H%M%S")
+    st.session_state["run.out"] = str(new_dir.relative_to(open_run.ROOT)) if new_dir.is_relative_to(open_run.ROOT) else str(new_dir)
 out = st.text_input("Output directory", key="run.out")
 
 
@@ -104,18 +104,18 @@ def _start() -> str | None:
         judge = _judge.make(judge_choice)
     except MonitorError as e:
         return str(e)
-    out_dir = C.resolve_path(out)
+    out_dir = open_run.resolve_path(out)
     if (out_dir / "manifest.json").exists():
         return f"{out} already holds a run; resume it below, or choose another output directory."
     prompts = prompts_from_frame(frame)
     st.session_state["run.job_out"] = str(out_dir)
 
     def work(job: _jobs.Job):
-        from monitor import pipeline
+        from monitor import runs
 
         job.message = f"loading {choice.model_id}"
         loaded = _model.get(choice)
-        run = pipeline.run_monitor(loaded, prompts, config, out_dir, progress=job.progress, should_stop=job.should_stop)
+        run = runs.run_monitor(loaded, prompts, config, out_dir, progress=job.progress, should_stop=job.should_stop)
         if judge is not None and run.status == "complete" and not job.should_stop():
             job.label += " + judge"
             _judge.run_judge(out_dir, judge, progress=job.progress, should_stop=job.should_stop)
@@ -132,21 +132,21 @@ _jobs.start_button("Start the run", _start, key="run.start", type="primary", ico
 
 # ---------------------------------------------------------------- resume
 st.subheader("Resume a stopped run")
-found = store.list_runs(C.runs_dir()) if C.runs_dir().is_dir() else pd.DataFrame(columns=["run", "status"])
-open_path = str(C.resolve_path(st.session_state.get("run_path") or C.default_run_path()))
+found = runs.list_runs(open_run.runs_dir()) if open_run.runs_dir().is_dir() else pd.DataFrame(columns=["run", "status"])
+open_path = str(open_run.resolve_path(st.session_state.get("run_path") or open_run.default_run_path()))
 stopped = [r for r in found.loc[found["status"] == "running", "run"].tolist()]
 try:  # the open run too, when it is one that stopped (e.g. opened from elsewhere)
-    if store.read_manifest(open_path).get("status") == "running" and open_path not in {str(C.resolve_path(p)) for p in stopped}:
+    if runs.read_manifest(open_path).get("status") == "running" and open_path not in {str(open_run.resolve_path(p)) for p in stopped}:
         stopped.append(open_path)
 except MonitorError:
     pass
 if not stopped:
-    st.caption(f"No stopped runs under `{C.runs_dir()}`. A cancelled or interrupted run appears here; resuming skips the "
+    st.caption(f"No stopped runs under `{open_run.runs_dir()}`. A cancelled or interrupted run appears here; resuming skips the "
                "prompts already written.")
 else:
     target = st.selectbox("Run to resume", stopped, key="run.resume_target", format_func=lambda p: Path(p).name)
     try:
-        manifest = store.read_manifest(target)
+        manifest = runs.read_manifest(target)
         rmodel = str((manifest.get("model") or {}).get("id", ""))
         st.caption(f"model `{rmodel}` · phrases {manifest.get('phrases')} · k = {(manifest.get('sampling') or {}).get('rollouts')}")
     except MonitorError as e:
@@ -160,11 +160,11 @@ else:
         st.session_state["run.job_out"] = target
 
         def work(job: _jobs.Job):
-            from monitor import pipeline
+            from monitor import runs
 
             job.message = f"loading {rmodel}"
             loaded = _model.as_run_model(_model.get(rchoice), rmodel)
-            return pipeline.run_monitor(loaded, None, None, target, resume=True, progress=job.progress, should_stop=job.should_stop)
+            return runs.run_monitor(loaded, None, None, target, resume=True, progress=job.progress, should_stop=job.should_stop)
 
         if not rmodel:
             return "The run's manifest names no model; it cannot be resumed from here."
@@ -179,7 +179,7 @@ st.caption("Adds (or replaces) judge flags on the open run's sentences, without 
            "resumes where a stopped one ended.")
 j_choice = _judge.judge_inputs("run.judge_open", default="rules")
 try:
-    C.writes_to_bundled_demo(C.load_run(C.current_key()))
+    open_run.writes_to_bundled_demo(open_run.load_run(open_run.current_key()))
 except MonitorError:
     pass
 

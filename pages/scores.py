@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from monitor import figures
-from pages._lib import common as C
+from monitor.report import figures
+from pages._lib import cache, feedback, open_run, page_frame, view_state
 from pages._lib import summary as _summary
 
-run, key, ix = C.run_page("Scores & ROC", need_scores=True)
+run, key, ix = page_frame.run_page("Scores & ROC", need_scores=True)
 
 METHODS = {
     "max": "max over rollouts and sentences (paper)",
@@ -21,20 +21,20 @@ TASKS = {"eval_vs_deploy": "eval vs deploy prompts", "verbalizing_eval": "which 
 
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2])
 with c1:
-    phrase = C.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: C.phrase_label(p, run, ix.phrases))
+    phrase = view_state.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: open_run.phrase_label(p, run, ix.phrases))
 with c2:
-    method = C.url_choice(st.selectbox, "Prompt score", list(METHODS), key="method", default="max", format_func=METHODS.get)
+    method = view_state.url_choice(st.selectbox, "Prompt score", list(METHODS), key="method", default="max", format_func=METHODS.get)
 with c3:
     first_n = st.number_input("N", min_value=1, max_value=200, value=3, key="first_n", bind="query-params",
                               disabled=method != "first_n", help="Sentences counted by 'max over the first N sentences'.")
 with c4:
-    task_options = list(TASKS) if C.has_judge(run) else ["eval_vs_deploy"]
-    task = C.url_choice(st.selectbox, "Task", task_options, key="task", default="eval_vs_deploy", format_func=TASKS.get)
+    task_options = list(TASKS) if open_run.has_judge(run) else ["eval_vs_deploy"]
+    task = view_state.url_choice(st.selectbox, "Task", task_options, key="task", default="eval_vs_deploy", format_func=TASKS.get)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    with C.guard("The prompt scores"):
-        ps = C.analysis(key, "prompt_scores", phrase=phrase, method=method, first_n=int(first_n))
+    with feedback.guard("The prompt scores"):
+        ps = cache.analysis(key, "prompt_scores", phrase=phrase, method=method, first_n=int(first_n))
         st.subheader("Prompt scores")
         st.plotly_chart(figures.score_distribution_figure(ps), key="score_dist")
         shown = ps.assign(probability=np.exp(ps["score"])).sort_values("score", ascending=False)
@@ -53,15 +53,15 @@ with left:
                 p = run.prompts.set_index("prompt_id").loc[pid]
                 st.markdown(f"**{pid}** · {p['label']}")
                 st.text(str(p["text"])[:2000])
-                st.dataframe(C.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase), key="drill_rollouts", hide_index=True)
-                best = C.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase)
+                st.dataframe(cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase), key="drill_rollouts", hide_index=True)
+                best = cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase)
                 top = int(best.sort_values("max_logprob", ascending=False).iloc[0]["rollout"]) if len(best) else 0
                 st.page_link("pages/curves.py", label=f"Open rollout {top} (highest peak) on Curves", icon=":material/show_chart:",
                              query_params={"prompt": pid, "rollout": str(top), "phrase": phrase})
 
-    with C.guard("The ROC curves"):
+    with feedback.guard("The ROC curves"):
         st.subheader("ROC")
-        panel = C.table(key, "roc_panel", phrase=phrase, method=method, first_n=int(first_n), task=task)
+        panel = cache.table(key, "roc_panel", phrase=phrase, method=method, first_n=int(first_n), task=task)
         if panel["curves"]:
             st.plotly_chart(figures.roc_figure(panel["curves"], title=f"ROC · {TASKS[task]}"), key="roc_chart")
             st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True,
@@ -69,15 +69,15 @@ with left:
         else:
             st.info("An ROC curve needs both positive and negative prompts for this task.")
 
-    with C.guard("AUROC vs k"):
+    with feedback.guard("AUROC vs k"):
         st.subheader("AUROC vs rollouts per prompt (k)")
         if st.toggle("Compute AUROC vs k (subsamples rollouts, bootstrap CIs)", value=False, key="avk", bind="query-params"):
-            avk = C.analysis(key, "auroc_vs_k", phrase=phrase, task=task)
+            avk = cache.analysis(key, "auroc_vs_k", phrase=phrase, task=task)
             st.plotly_chart(figures.auroc_vs_k_figure(avk), key="avk_chart")
 
-    with C.guard("The controls"):
+    with feedback.guard("The controls"):
         st.subheader("Controls")
-        ctl = C.analysis(key, "controls", phrase=phrase, task=task, method=method)
+        ctl = cache.analysis(key, "controls", phrase=phrase, task=task, method=method)
         st.dataframe(_summary.controls_table(ctl), key="controls_table", hide_index=True,
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
         for note in ctl.get("notes") or []:
@@ -87,10 +87,10 @@ with left:
 
 with right:
     st.subheader("Flagged verbalizations")
-    if not C.has_judge(run):
+    if not open_run.has_judge(run):
         st.info("This run has no judge flags. Run a judge on the **Run the monitor** page to compare with the verbalization monitor.")
     else:
-        flagged = C.table(key, "flagged_sentences")
+        flagged = cache.table(key, "flagged_sentences")
         st.caption(f"{len(flagged)} judge-flagged sentences in {flagged[['prompt_id', 'rollout']].drop_duplicates().shape[0]} rollouts.")
         ev = st.dataframe(flagged[["prompt_id", "rollout", "sentence", "judge_quote"]], key="flagged_table",
                           hide_index=True, on_select="rerun", selection_mode="single-row", height=620,
@@ -103,7 +103,7 @@ with right:
             st.page_link("pages/curves.py", label=f"Open {f['prompt_id']} rollout {int(f['rollout'])} at sentence {int(f['sentence'])}",
                          icon=":material/show_chart:",
                          query_params={"prompt": f["prompt_id"], "rollout": str(int(f["rollout"])), "sentence": str(int(f["sentence"])), "phrase": phrase})
-        with C.guard("The verbalization scores"):
-            vs = C.analysis(key, "verbalization_scores")
+        with feedback.guard("The verbalization scores"):
+            vs = cache.analysis(key, "verbalization_scores")
             st.dataframe(vs.sort_values("frac_verbalizing", ascending=False), key="verb_scores", hide_index=True, height=300,
                          column_config={"frac_verbalizing": st.column_config.ProgressColumn("rollouts verbalizing", min_value=0.0, max_value=1.0, format="percent")})

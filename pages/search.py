@@ -7,10 +7,10 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages._lib import common as C
+from pages._lib import cache, open_run, page_frame, view_state
 from pages._lib import tables as _tables
 
-run, key, ix = C.run_page("Search CoT sentences")
+run, key, ix = page_frame.run_page("Search CoT sentences")
 if not len(run.sentences):
     st.info("This run has no sentences yet.")
     st.stop()
@@ -21,14 +21,14 @@ with c1:
     q = st.text_input("Text contains", key="q", bind="query-params", placeholder="e.g. test, benchmark, evaluat")
 with c2:
     flag = st.segmented_control("Judge flag", ["any", "flagged", "unflagged"], default="any", key="flag", bind="query-params",
-                                disabled=not C.has_judge(run), help=None if C.has_judge(run) else "This run has no judge flags.")
+                                disabled=not open_run.has_judge(run), help=None if open_run.has_judge(run) else "This run has no judge flags.")
 with c3:
     label_options = sorted(run.prompts["label"].dropna().unique().tolist())
     labels = st.multiselect("Prompt label", label_options, key="labels", bind="query-params")
 d1, d2, d3 = st.columns([3, 1, 1])
 with d1:
-    phrase = C.url_choice(st.selectbox, "Score by phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: C.phrase_label(p, run, ix.phrases))
-lo_b, hi_b = C.table(key, "logprob_bounds", phrase=phrase)
+    phrase = view_state.url_choice(st.selectbox, "Score by phrase", ix.phrases, key="phrase", default=ix.phrases[0], format_func=lambda p: open_run.phrase_label(p, run, ix.phrases))
+lo_b, hi_b = cache.table(key, "logprob_bounds", phrase=phrase)
 with d2:
     lp_min = st.number_input("min log-prob", value=None, step=0.5, key="lp_min", bind="query-params", placeholder=f"{lo_b:g}")
 with d3:
@@ -41,7 +41,7 @@ rng = None
 if lp_min is not None or lp_max is not None:
     rng = (-math.inf if lp_min is None else float(lp_min), math.inf if lp_max is None else float(lp_max))
 
-table = C.sentence_table(key, phrase)
+table = cache.sentence_table(key, phrase)
 hits = _tables.filter_sentences(table, text=q or "", flag=flag or "any", labels=labels, logprob_range=rng)
 n_roll = hits[["prompt_id", "rollout"]].drop_duplicates().shape[0] if len(hits) else 0
 st.markdown(f"**{len(hits):,}** of {len(table):,} sentences match, in {n_roll:,} rollouts"

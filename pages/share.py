@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from monitor import store
+from monitor import runs
 from pages._lib import annotations as _annotations, tables as _tables
-from pages._lib import common as C
+from pages._lib import cache, feedback, open_run, page_frame, view_state
 
-run, key, ix = C.run_page("Share & export")
+run, key, ix = page_frame.run_page("Share & export")
 
 st.subheader("Links")
 st.markdown("Every page keeps its view in the address bar (run, prompt, rollout, sentence, phrase, filters): "
@@ -23,7 +23,7 @@ try:
     base = url.split("?")[0].rsplit("/", 1)[0] if url else ""
 except Exception:
     base = ""
-run_q = {"run": st.session_state["run_path"]} if st.session_state["run_path"] != C.default_run_path() else {}
+run_q = {"run": st.session_state["run_path"]} if st.session_state["run_path"] != open_run.default_run_path() else {}
 for page, title in (("home", "Home"), ("curves", "Curves"), ("scores", "Scores & ROC"), ("phrases", "Phrases"), ("search", "Search")):
     q = urlencode(run_q)
     path = "" if page == "home" else page  # the default page lives at the root; "/home" is not routed
@@ -34,11 +34,11 @@ e1, e2, e3 = st.columns(3)
 with e1:
     st.markdown("**HTML report**: headline numbers, figures and notes in one self-contained file.")
     if st.button("Build the report", key="share.report", icon=":material/description:"):
-        with C.guard("Building the report"), st.spinner("Building the report…"), tempfile.TemporaryDirectory() as tmp:
-            from monitor import report
+        with feedback.guard("Building the report"), st.spinner("Building the report…"), tempfile.TemporaryDirectory() as tmp:
+            from monitor.report import write_report
 
             out = Path(tmp) / "report.html"
-            report.write_report(run, out, summary=C.analysis(key, "summarize"))
+            write_report(run, out, summary=cache.analysis(key, "summarize"))
             st.session_state["share.report_bytes"] = (str(run.path), out.read_bytes())
     built = st.session_state.get("share.report_bytes")
     if built and built[0] == str(run.path):
@@ -49,7 +49,7 @@ with e2:
     name = st.selectbox("Table", list(_tables.EXPORTS), key="share.table")
     phrase = None
     if name == "prompt_scores":
-        phrase = C.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0])
+        phrase = view_state.url_choice(st.selectbox, "Phrase", ix.phrases, key="phrase", default=ix.phrases[0])
 
     def _csv() -> bytes:
         return _tables.export_table(run, name, phrase=phrase).to_csv(index=False).encode()
@@ -61,7 +61,7 @@ with e3:
 
     def _bundle() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
-            out = store.export_bundle(run.path, Path(tmp) / "bundle.zip")
+            out = runs.export_bundle(run.path, Path(tmp) / "bundle.zip")
             return out.read_bytes()
 
     st.download_button("Download the bundle (.zip)", data=_bundle, file_name=f"{Path(run.path).name}.zip", mime="application/zip",
@@ -76,7 +76,7 @@ else:
     ev = st.dataframe(notes, key="share.notes", hide_index=True, on_select="rerun", selection_mode="multi-row")
     if ev is not None and ev.selection.rows:
         if st.button(f"Delete {len(ev.selection.rows)} selected note(s)", key="share.delete", icon=":material/delete:"):
-            with C.guard("Deleting notes"):
+            with feedback.guard("Deleting notes"):
                 _annotations.delete_notes(run, list(ev.selection.rows))
                 st.rerun()
 with st.expander("Add a note on a prompt", icon=":material/add_comment:"):

@@ -9,11 +9,11 @@ import streamlit as st
 from monitor.config import CONTROL_PHRASE, PAPER_PHRASES
 from monitor.errors import MonitorError
 from monitor.prompts import Prompt
-from pages._lib import common as C
-from monitor import attribution as _attribution
+from pages._lib import cache, feedback, open_run, view_state
+from monitor import engine
 from pages._lib import model as _model, transcript as _transcript
 
-C.ensure_router()
+view_state.ensure_router()
 
 st.title("Prompt workbench")
 st.caption("Score a prompt without sampling: the probability that the model *opens* its reasoning with each phrase "
@@ -22,12 +22,12 @@ st.caption("Score a prompt without sampling: the probability that the model *ope
 
 run = None
 try:
-    run = C.load_run(C.current_key())
-    run_phrases = list(C.index(C.current_key()).phrases)
+    run = open_run.load_run(open_run.current_key())
+    run_phrases = list(cache.index(open_run.current_key()).phrases)
 except MonitorError:
     run_phrases = []
 run_phrases = run_phrases or [*PAPER_PHRASES, CONTROL_PHRASE]
-run_model = C.model_id(run) if run is not None else ""
+run_model = open_run.model_id(run) if run is not None else ""
 choice = _model.model_inputs("wb", default_id=_model.default_model(run_model))
 
 p1, p2 = st.columns([3, 2])
@@ -48,10 +48,10 @@ text = st.text_area("Prompt", key="wb.text", height=180)
 
 
 def _score(prompts: list[Prompt]) -> pd.DataFrame:
-    from monitor.pipeline import score_prompts
+    from monitor.runs import score_prompts
 
     loaded = _model.load(choice)
-    bar = C.ProgressBar("Scoring")
+    bar = feedback.ProgressBar("Scoring")
     try:
         return score_prompts(loaded, prompts, phrases, progress=bar)
     finally:
@@ -75,22 +75,22 @@ elif (go or keep or attribute) and not phrases:
 if problem:
     st.error(problem)
 elif go or keep:
-    with C.guard("Scoring"):
+    with feedback.guard("Scoring"):
         scores = _score([Prompt("draft", text, system=system or None)])
         st.session_state["wb.last"] = {"text": text, "system": system, "model": choice.model_id, "scores": _wide(scores)}
         if keep:
             variants = st.session_state.setdefault("wb.variants", [])
             variants.append({"variant": f"v{len(variants) + 1}", "text": text, "system": system, "model": choice.model_id, **_wide(scores)})
 elif attribute:
-    with C.guard("Attribution"):
-        prompts, variants = _attribution.variant_prompts(text, system=system or None)
+    with feedback.guard("Attribution"):
+        prompts, variants = engine.variant_prompts(text, system=system or None)
         if not variants:
             st.warning("The prompt has a single sentence; there is nothing to leave out.")
         else:
             scores = _score(prompts)  # the original and every variant, in one call
-            st.session_state["wb.attr_result"] = {"text": text, "table": _attribution.attribution_table(scores, variants)}
+            st.session_state["wb.attr_result"] = {"text": text, "table": engine.attribution_table(scores, variants)}
             st.session_state["wb.last"] = {"text": text, "system": system, "model": choice.model_id,
-                                           "scores": _wide(scores[scores["prompt_id"] == _attribution.ORIGINAL_ID])}
+                                           "scores": _wide(scores[scores["prompt_id"] == engine.ORIGINAL_ID])}
 
 last = st.session_state.get("wb.last")
 if last:

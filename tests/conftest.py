@@ -18,7 +18,7 @@ CORPUS = [
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from monitor.bpe import build_bpe_tokenizer
+    from monitor.engine.bpe import build_bpe_tokenizer
 
     return build_bpe_tokenizer(CORPUS * 20, vocab_size=420)
 
@@ -61,6 +61,6 @@ def tiny_model_dir(tmp_path_factory, tokenizer):
 
 @pytest.fixture(scope="session")
 def loaded_tiny(tiny_model_dir):
-    from monitor.models import load_model
+    from monitor.engine.models import load_model
 
     return load_model(str(tiny_model_dir), device="cpu", dtype="float32")

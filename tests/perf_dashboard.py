@@ -50,7 +50,7 @@ def _open(page: str):
 
 
 def measure(run_dir: Path, repeats: int) -> list[dict]:
-    from monitor.store import read_run
+    from monitor.runs.store import read_run
 
     run = read_run(run_dir)
     pid = run.rollouts["prompt_id"].iloc[0]
@@ -92,14 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="where to write the synthetic run (default: a temp dir)")
     args = ap.parse_args(argv)
 
-    from monitor.synthetic import make_synthetic_run
+    from monitor.runs.synthetic import make_synthetic_run
 
     tmp = tempfile.TemporaryDirectory() if args.out is None else None
     out = (Path(tmp.name) if tmp else args.out) / "perf_run"
     t = time.perf_counter()
     if not (out / "manifest.json").exists():
         make_synthetic_run(out, n_prompts=args.prompts, rollouts=args.rollouts, seed=0)
-    from monitor.store import read_run
+    from monitor.runs.store import read_run
 
     run = read_run(out)
     print(f"synthetic run: {len(run.prompts)} prompts, {len(run.rollouts)} rollouts, {len(run.sentences)} sentence rows, "

@@ -56,8 +56,8 @@ def _process(cmd: list[str], repeats: int) -> tuple[float, float]:
 
 def run_benchmark(run_dir: Path, *, build: dict[str, Any], repeats: int = 3, n_boot: int = 1000) -> dict[str, Any]:
     """Time every analysis on the run in ``run_dir`` (built with ``build`` if it holds no run)."""
-    from ..store import read_run
-    from ..synthetic import make_synthetic_run
+    from ..runs.store import read_run
+    from ..runs.synthetic import make_synthetic_run
     from . import (
         auroc_vs_k,
         bootstrap_auroc,
@@ -109,7 +109,7 @@ def run_benchmark(run_dir: Path, *, build: dict[str, Any], repeats: int = 3, n_b
         cmd = [sys.executable, "-m", "monitor.analysis.cli", "analyze", str(run_dir), "--json", str(out), "--n-boot", str(n_boot)]
         w, c = _process(cmd, repeats)
         rows.append({"step": "`monitor analyze RUN --json F` whole process", "wall_s": w, "cpu_s": c})
-        w, c = _process([sys.executable, "-c", "import monitor.analysis, monitor.store"], repeats)
+        w, c = _process([sys.executable, "-c", "import monitor.analysis, monitor.runs.store"], repeats)
         rows.append({"step": "  of which: interpreter start + imports", "wall_s": w, "cpu_s": c})
     return {
         "score_rows": int(len(run.scores)),

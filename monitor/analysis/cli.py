@@ -74,7 +74,7 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Print the compact summary; write the full summary as JSON when ``--json`` is given."""
-    from ..store import read_run
+    from ..runs.store import read_run
     from .summary import format_summary, summarize
 
     run = read_run(args.run, lists=False)  # the summary never reads per-token columns
@@ -96,8 +96,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report."""
-    from ..report import write_report
-    from ..store import read_run
+    from ..report.html import write_report
+    from ..runs.store import read_run
 
     out = Path(args.out)
     if out.is_dir():

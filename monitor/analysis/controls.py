@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..store import Run
+from ..runs.store import Run
 from .metrics import bootstrap_auroc
 from .scores import PromptScoreMethod, prompt_scores, run_phrases
 from .tasks import Task, task_labels

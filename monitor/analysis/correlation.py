@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..store import Run
+from ..runs.store import Run
 from .metrics import _average_ranks
 from .scores import aligned_boundaries, prompt_scores, run_phrases
 

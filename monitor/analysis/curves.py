@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..store import Run
+from ..runs.store import Run
 from .scores import boundary_scores, rollout_verbalizes
 
 __all__ = ["group_curves", "GroupBy", "XAxis"]

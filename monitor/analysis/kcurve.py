@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..store import Run
+from ..runs.store import Run
 from .metrics import auroc_from_codes, auroc_rows, bootstrap_auroc, bootstrap_indices, ci_from_replicates, dense_codes
 from .scores import _rollout_values, boundary_scores, has_judge, rollout_verbalizes
 from .tasks import Task, task_labels

@@ -1,7 +1,7 @@
 """A per-run memo for intermediate tables that several analyses share.
 
 ``summarize`` asks for the same phrase's boundary scores a dozen times; filtering 1M score rows
-costs ~0.1 s each time. The memo lives outside the :class:`~monitor.store.Run` (a dict keyed by
+costs ~0.1 s each time. The memo lives outside the :class:`~monitor.runs.store.Run` (a dict keyed by
 ``id(run)``, dropped by a weakref finalizer when the run is garbage-collected), so runs stay plain
 data for pickling and hashing. Entries also record the identity of the tables they came from, so
 replacing ``run.scores`` (or ``run.sentences``) invalidates them.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, Hashable, TypeVar
 
-from ..store import Run
+from ..runs.store import Run
 
 __all__ = ["memo"]
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, RunFormatError
-from ..store import Run
+from ..runs.store import Run
 from .memo import memo
 
 __all__ = [

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MonitorError
-from ..store import Run
+from ..runs.store import Run
 from .controls import controls
 from .correlation import phrase_correlation
 from .kcurve import auroc_vs_k

@@ -14,7 +14,7 @@ from typing import Literal
 import pandas as pd
 
 from ..errors import InputError
-from ..store import Run
+from ..runs.store import Run
 from .scores import verbalization_scores
 
 __all__ = ["Task", "TASKS", "TASK_TITLES", "task_labels"]

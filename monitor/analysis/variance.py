@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..store import Run
+from ..runs.store import Run
 from .scores import _rollout_values, rollout_verbalizes
 
 __all__ = ["variance_explained"]

@@ -2,7 +2,7 @@
 
     python -m monitor.demo.check data/demo_run [--strict]
 
-Reads only the run files (through :mod:`monitor.store`) and reports, for every phrase:
+Reads only the run files (through :mod:`monitor.runs.store`) and reports, for every phrase:
 
 - AUROC of eval vs deploy for the prompt score = max over boundaries and over the first k
   rollouts, for k = 0 (CoT start only), k = 1 (averaged over which rollout is used) and all k;
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monitor.store import read_run
+from monitor.runs.store import read_run
 
 __all__ = ["TARGET_AUROC", "TARGET_SPEARMAN", "PhraseSummary", "prompt_scores", "summarize", "main"]
 

@@ -2,7 +2,7 @@
 
     python -m monitor.demo.train --out data/demo_model
 
-Builds a byte-level BPE tokenizer with Qwen's pre-tokenizer (:func:`monitor.bpe.build_bpe_tokenizer`)
+Builds a byte-level BPE tokenizer with Qwen's pre-tokenizer (:func:`monitor.engine.bpe.build_bpe_tokenizer`)
 and a ChatML template in which the model writes ``<think>\\n`` itself, then trains a small
 Qwen3-architecture causal LM on an endless seeded stream of synthetic transcripts
 (:mod:`monitor.demo.synthetic`), with the loss on the assistant's reply only. Prompts of the shipped
@@ -72,7 +72,7 @@ def _prompt_text(tokenizer, t: Transcript) -> str:
 
 def build_tokenizer(cfg: TrainConfig):
     """A Qwen-style byte-level BPE trained on synthetic transcripts, with the ChatML think template."""
-    from monitor.bpe import build_bpe_tokenizer
+    from monitor.engine.bpe import build_bpe_tokenizer
 
     stream = iter_transcripts(seed=cfg.seed + 2)
     docs = ["<|im_start|>system\n<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n"]

@@ -78,8 +78,8 @@ class HFJudge(Judge):
 
     @classmethod
     def load(cls, model_id: str, config: HFJudgeConfig = HFJudgeConfig(), **spec: Any) -> "HFJudge":
-        """Load ``model_id`` with :func:`monitor.models.load_model` (``spec``: dtype, device, revision, ...)."""
-        from ..models import ModelSpec, load_model
+        """Load ``model_id`` with :func:`monitor.engine.models.load_model` (``spec``: dtype, device, revision, ...)."""
+        from ..engine.models import ModelSpec, load_model
 
         loaded = load_model(ModelSpec(model_id, **spec))
         return cls(loaded.model, loaded.tokenizer, config, model_info=loaded.describe())
@@ -100,8 +100,8 @@ class HFJudge(Judge):
         """The full judging prompt for one sentence (what the model reads)."""
         q = HF_QUESTION.format(sentence=" ".join(sentence[: self.config.max_sentence_chars].split()))
         if self._chat:
-            from ..chat import render_prompt
-            from ..prompts import Prompt
+            from ..engine.chat import render_prompt
+            from ..prompts.record import Prompt
 
             return render_prompt(self.tokenizer, Prompt(prompt_id="judge", text=q), enable_thinking=False).text
         return q + "\nAnswer:"

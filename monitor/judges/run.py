@@ -1,6 +1,6 @@
 """Judging a run directory: resumable, loses no finished work, writes the judge columns.
 
-Layout inside the run (written only here, next to the tables :mod:`monitor.store` owns)::
+Layout inside the run (written only here, next to the tables :mod:`monitor.runs.store` owns)::
 
     judge_parts/<judge>-<settings hash>/settings.json   the judge's settings (never a key)
     judge_parts/<judge>-<settings hash>/results.jsonl   one line per judged or failed rollout
@@ -9,7 +9,7 @@ Each rollout's verdicts are appended as one line as soon as it is judged (a ``ki
 most the rollouts in flight; a torn last line is ignored). A rerun with the same judge settings
 skips rollouts already judged and retries the failed ones. Results of other judges or settings
 live in other directories and are never mixed in. At the end of every pass ``sentences.parquet``
-is rewritten (via :func:`monitor.store.write_table`) with the columns
+is rewritten (via :func:`monitor.runs.store.write_table`) with the columns
 
     judge_flag       bool   the sentence verbalizes evaluation awareness (False where unjudged)
     judge_quote      str    the eval-aware clause ('' when not flagged)
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RunFormatError
-from ..store import read_manifest, read_run, write_manifest, write_table
+from ..runs.store import read_manifest, read_run, write_manifest, write_table
 from .base import Judge, JudgeFailure, JudgeResult, check_results
 
 __all__ = ["JUDGE_COLUMNS", "JUDGE_PARTS", "JudgeSummary", "judge_run", "judge_parts_dir"]

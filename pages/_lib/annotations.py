@@ -1,6 +1,6 @@
 """Reviewer notes on a prompt, a rollout or a sentence, saved with the run (``annotations.parquet``).
 
-Writes go through :func:`monitor.store.write_table`, so the HTML report and any other copy of the app
+Writes go through :func:`monitor.runs.write_table`, so the HTML report and any other copy of the app
 see the same notes. Notes are shown as plain text (Streamlit escapes it), never as HTML.
 """
 
@@ -12,7 +12,7 @@ import getpass
 import pandas as pd
 import streamlit as st
 
-from monitor import store
+from monitor import runs
 from monitor.errors import InputError
 
 COLUMNS = ["prompt_id", "rollout", "sentence", "note", "author", "created"]
@@ -39,7 +39,7 @@ def notes_for(annotations: pd.DataFrame, prompt_id: str | None = None, rollout: 
     return df[m.fillna(False)]
 
 
-def add_note(run: store.Run, *, prompt_id: str, rollout: int | None, sentence: int | None, note: str, author: str) -> pd.DataFrame:
+def add_note(run: runs.Run, *, prompt_id: str, rollout: int | None, sentence: int | None, note: str, author: str) -> pd.DataFrame:
     """Append a note to the run's ``annotations.parquet``; returns the new table."""
     note = (note or "").strip()
     if not note:
@@ -57,14 +57,14 @@ def add_note(run: store.Run, *, prompt_id: str, rollout: int | None, sentence: i
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }])
     new = pd.concat([_norm(run.annotations.copy()), _norm(row)], ignore_index=True)
-    store.write_table(run.path, "annotations", new)
+    runs.write_table(run.path, "annotations", new)
     return new
 
 
-def delete_notes(run: store.Run, rows: list[int]) -> pd.DataFrame:
+def delete_notes(run: runs.Run, rows: list[int]) -> pd.DataFrame:
     """Remove notes by their row position in the run's annotations table."""
     df = _norm(run.annotations.copy()).drop(index=rows, errors="ignore").reset_index(drop=True)
-    store.write_table(run.path, "annotations", df)
+    runs.write_table(run.path, "annotations", df)
     return df
 
 
@@ -75,7 +75,7 @@ def _default_author() -> str:
         return ""
 
 
-def note_box(run: store.Run, *, prompt_id: str, rollout: int | None = None, sentence: int | None = None, key: str) -> None:
+def note_box(run: runs.Run, *, prompt_id: str, rollout: int | None = None, sentence: int | None = None, key: str) -> None:
     """Show the notes at this level and a small form to add one."""
     where = f"prompt {prompt_id}" + (f", rollout {rollout}" if rollout is not None else "") + (f", sentence {sentence}" if sentence is not None else "")
     existing = notes_for(run.annotations, prompt_id, rollout, sentence)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from monitor.store import Run
+from monitor.runs import Run
 
 
 @dataclass(frozen=True)

@@ -174,8 +174,8 @@ class ModelCache:
         self._lock = threading.Lock()
 
     def get(self, model_id: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False) -> Any:
-        """The :class:`monitor.models.LoadedModel` for these settings (loading it on first use)."""
-        from monitor.models import ModelSpec, load_model
+        """The :class:`monitor.engine.models.LoadedModel` for these settings (loading it on first use)."""
+        from monitor.engine import ModelSpec, load_model
 
         key = (model_id, device, dtype, trust_remote_code)
         with self._lock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._lib import common as C
+from pages._lib import open_run
 from pages._lib import jobs as _jobs
 
 
@@ -29,15 +29,15 @@ class ModelChoice:
         CLI does and a resume or rescore matches it), made absolute when only the repository root has it."""
         if Path(self.model_id).expanduser().exists():
             return self.model_id
-        p = C.resolve_path(self.model_id)
+        p = open_run.resolve_path(self.model_id)
         return str(p) if p.exists() else self.model_id
 
 
 def default_model(run_model: str = "") -> str:
     """The run's model when it can be loaded from here, else the bundled demo model."""
-    if run_model and (C.resolve_path(run_model).exists() or ("/" in run_model and not run_model.startswith(("synthetic", ".")))):
+    if run_model and (open_run.resolve_path(run_model).exists() or ("/" in run_model and not run_model.startswith(("synthetic", ".")))):
         return run_model
-    return str(C.DEMO_MODEL.relative_to(C.ROOT))
+    return str(open_run.DEMO_MODEL.relative_to(open_run.ROOT))
 
 
 def gpu_line() -> str:
@@ -90,7 +90,7 @@ def get(choice: ModelChoice):
 
 def demo_model_missing() -> bool:
     """True when the bundled demo model is not in this checkout."""
-    return not (Path(C.DEMO_MODEL) / "config.json").exists()
+    return not (Path(open_run.DEMO_MODEL) / "config.json").exists()
 
 
 def as_run_model(loaded, run_model_id: str):
@@ -102,7 +102,7 @@ def as_run_model(loaded, run_model_id: str):
     import dataclasses
 
     mine = Path(loaded.spec.model_id).expanduser()
-    theirs = C.resolve_path(run_model_id)
+    theirs = open_run.resolve_path(run_model_id)
     if loaded.spec.model_id != run_model_id and mine.exists() and theirs.exists() and mine.resolve() == theirs.resolve():
         return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, model_id=run_model_id))
     return loaded

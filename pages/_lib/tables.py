@@ -3,7 +3,7 @@
 Every number shown comes from :mod:`monitor.analysis`; these functions only line run tables up for a
 page (one row per CoT sentence with its label, a prompt's rollouts, the flagged sentences, CSV
 exports) and align labels with scores before calling the engine's ROC functions. Pure functions of
-a :class:`monitor.store.Run`, cached by the caller.
+a :class:`monitor.runs.Run`, cached by the caller.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from monitor import analysis
-from monitor.store import Run
+from monitor.runs import Run
 
 FlagFilter = Literal["any", "flagged", "unflagged"]
 

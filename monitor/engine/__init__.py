@@ -1,0 +1,30 @@
+"""Stages 2-4, the engine: model loading, chat rendering, sampling rollouts, sentence splitting,
+boundaries, token forcing, packed scoring, k = 0 scoring and leave-one-sentence-out attribution.
+
+torch and transformers are imported inside the functions that need a model, so importing this
+package stays light.
+"""
+
+from __future__ import annotations
+
+from .bpe import QWEN_PRETOKENIZE_PATTERN, CHATML_THINK_TEMPLATE, SPECIAL_TOKENS, build_bpe_tokenizer
+from .models import DType, Device, ModelSpec, LoadedModel, load_model, resolve_device, resolve_dtype
+from .chat import ThinkMarkers, RenderedPrompt, render_prompt, cot_span, k0_context_text
+from .sentences import Sentence, split_sentences
+from .forcing import Alignment, ForcedPhrase, token_end_offsets, boundary_for_char, force_phrase, check_phrase
+from .scoring import Method, ForceQuery, score_packed, score_naive, model_layout
+from .rollouts import FinishReason, Rollout, batch_seed, sample_rollouts, make_rollout
+from .boundaries import Boundary, PhraseQuery, rollout_boundaries, phrase_queries
+from .k0 import score_prompts
+from .attribution import ORIGINAL_ID, Variant, loo_variants, variant_prompts, attribution_table
+
+__all__ = [
+    "QWEN_PRETOKENIZE_PATTERN", "CHATML_THINK_TEMPLATE", "SPECIAL_TOKENS", "build_bpe_tokenizer",
+    "DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype",
+    "ThinkMarkers", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text", "Sentence",
+    "split_sentences", "Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char",
+    "force_phrase", "check_phrase", "Method", "ForceQuery", "score_packed", "score_naive",
+    "model_layout", "FinishReason", "Rollout", "batch_seed", "sample_rollouts", "make_rollout",
+    "Boundary", "PhraseQuery", "rollout_boundaries", "phrase_queries", "score_prompts",
+    "ORIGINAL_ID", "Variant", "loo_variants", "variant_prompts", "attribution_table",
+]

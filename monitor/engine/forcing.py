@@ -1,0 +1,127 @@
+"""Where to force a phrase, and with which token ids (the tokenization rule).
+
+The forced tokens must be the model's canonical tokenization of the text it would emit, or the
+probability is badly underestimated (".\\n\\n" is one token in Qwen's BPE; " If" carries its
+space). The rule, measured in NOTES-scoring.md:
+
+1. Never re-tokenize the rollout: keep the sampled ids; get each token's end offset by decoding.
+2. A sentence's boundary is the end of the token holding its last character (whitespace merged
+   into that token stays in the context).
+3. Force ``phrase`` if the context text ends in whitespace, ``" " + phrase`` otherwise.
+4. Forced ids = ``encode(tail + text)[len(tail_ids):]`` with ``tail`` the decoded last few context
+   ids, provided the joint encoding keeps the tail's ids unchanged (no merge across the seam).
+5. Otherwise cut back one token and force that token's text + the phrase ("cut_back").
+6. If that fails too, force ``encode(text)`` alone at the original boundary ("unaligned").
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import InputError
+
+__all__ = ["Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char", "force_phrase", "check_phrase"]
+
+Alignment = Literal["exact", "cut_back", "unaligned"]
+_TAIL = 16  # context ids decoded for the seam check; merges never reach further back than this
+
+
+@dataclass(frozen=True)
+class ForcedPhrase:
+    """The token ids to force after a context, and where exactly."""
+
+    context_len: int
+    """Number of context ids kept (the phrase follows ``context_ids[:context_len]``)."""
+    forced_ids: tuple[int, ...]
+    """Ids whose log-probs are read, in order."""
+    forced_text: str
+    """``decode(forced_ids)``: the phrase, its leading space if any, and any cut-back text."""
+    alignment: Alignment
+    """``exact``, ``cut_back`` (one context token re-tokenized with the phrase) or ``unaligned``."""
+
+
+def check_phrase(phrase: str) -> str:
+    """Validate a probe phrase; return it unchanged."""
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise InputError("A probe phrase is empty. Give a phrase such as 'The user might be testing'.")
+    if phrase != phrase.strip():
+        raise InputError(
+            f"Probe phrase {phrase!r} has leading or trailing whitespace; the leading space is added "
+            "automatically where the context needs one. Remove the surrounding whitespace."
+        )
+    return phrase
+
+
+def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
+    """Character offset, in ``decode(ids)``, just past each token.
+
+    Decoding each token against a short window of predecessors keeps this linear; the sum is
+    checked against the full decode and, for tokenizers where decoding is not additive, the exact
+    quadratic prefix decode is used instead.
+    """
+    ids = [int(i) for i in ids]
+    full = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    offsets: list[int] = []
+    total = 0
+    window = 6
+    for i in range(len(ids)):
+        lo = max(0, i - window)
+        before = tokenizer.decode(ids[lo:i], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        upto = tokenizer.decode(ids[lo : i + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        total += len(upto) - len(before)
+        offsets.append(total)
+    if offsets and offsets[-1] == len(full) and all(a <= b for a, b in zip(offsets, offsets[1:])):
+        return offsets
+    return [
+        len(tokenizer.decode(ids[: i + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False))
+        for i in range(len(ids))
+    ]
+
+
+def boundary_for_char(ends: Sequence[int], char_end: int) -> int:
+    """Number of tokens whose text covers ``[0, char_end)``: the first token boundary at or after it."""
+    return min(bisect_left(ends, char_end) + 1, len(ends)) if char_end > 0 else 0
+
+
+def boundary_before_char(ends: Sequence[int], char: int) -> int:
+    """Number of tokens that end at or before ``char``: the last token boundary at or before it."""
+    return bisect_right(ends, char)
+
+
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
+    return tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, allow_cut_back: bool = True) -> ForcedPhrase:
+    """Forced ids for ``phrase`` after ``context_ids`` under the rule in the module docstring.
+
+    ``allow_cut_back=False`` keeps the last context token in place (used at the CoT start, where
+    cutting back would move into the prompt).
+    """
+    n = len(context_ids)
+    tail_ids = [int(i) for i in context_ids[max(0, n - _TAIL) :]]
+    tail = _decode(tokenizer, tail_ids)
+    while tail.startswith("\ufffd") and len(tail_ids) > 1:  # window began inside a multi-byte char
+        tail_ids = tail_ids[1:]
+        tail = _decode(tokenizer, tail_ids)
+    text = phrase if (not tail or tail[-1].isspace()) else " " + phrase
+    joint = _encode(tokenizer, tail + text)
+    for cut in (0, 1) if allow_cut_back else (0,):
+        keep = len(tail_ids) - cut
+        if keep < 0 or (cut and keep == len(tail_ids)):
+            continue
+        if joint[:keep] == tail_ids[:keep] and len(joint) > keep:
+            forced = joint[keep:]
+            forced_text = _decode(tokenizer, forced)
+            expected = _decode(tokenizer, tail_ids[keep:]) + text
+            if forced_text == expected:
+                return ForcedPhrase(n - cut, tuple(forced), forced_text, "exact" if cut == 0 else "cut_back")
+    forced = _encode(tokenizer, text)
+    return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")

@@ -1,0 +1,166 @@
+"""Load any Hugging Face causal LM and its tokenizer, by hub id or local directory.
+
+Weights load from safetensors only (no pickle), ``trust_remote_code`` is off unless asked, and
+every failure a user can cause (missing path, unknown id, no network, gated repo, bad dtype)
+becomes one :class:`ModelLoadError` with the fix, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ConfigError, ModelLoadError
+
+__all__ = ["DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype"]
+
+DType = Literal["auto", "bfloat16", "float16", "float32"]
+Device = Literal["auto", "cuda", "mps", "cpu"]
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load and how."""
+
+    model_id: str
+    """Hugging Face hub id (``Qwen/Qwen3-8B``) or a local directory."""
+    revision: str | None = None
+    """Hub revision (branch, tag or commit); ignored for local directories."""
+    dtype: str = "auto"
+    """``auto`` (bf16 on a GPU that supports it, else fp32), ``bfloat16``/``bf16``, ``float16``/``fp16``, ``float32``/``fp32``."""
+    device: str = "auto"
+    """``auto`` (cuda, then mps, then cpu), ``cuda``, ``cuda:1``, ``mps`` or ``cpu``."""
+    device_map: str | None = None
+    """Passed to transformers (e.g. ``auto`` to shard a large model over several GPUs); overrides ``device``."""
+    attn_implementation: str = "sdpa"
+    """``sdpa`` (default) or ``eager``; scoring needs custom 4D masks, which flash-attention kernels do not take."""
+    trust_remote_code: bool = False
+    """Run the repository's own modelling code. Off unless the user turns it on."""
+
+    def __post_init__(self) -> None:
+        if not str(self.model_id).strip():
+            raise ConfigError("Model id is empty: give a Hugging Face id (e.g. Qwen/Qwen3-8B) or a local directory.")
+        dtype = _DTYPE_ALIASES.get(self.dtype, self.dtype)
+        if dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise ConfigError(f"dtype {self.dtype!r} is not one of auto, bf16, fp16, fp32.")
+        object.__setattr__(self, "dtype", dtype)
+        if self.attn_implementation not in ("sdpa", "eager"):
+            raise ConfigError(
+                f"attn_implementation {self.attn_implementation!r}: token-forced scoring passes a custom 4D "
+                "attention mask, which only 'sdpa' and 'eager' accept. Use sdpa (fast) or eager."
+            )
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for sampling and scoring."""
+
+    model: Any
+    """The ``PreTrainedModel`` in eval mode."""
+    tokenizer: Any
+    """Its tokenizer (a fast tokenizer when one exists)."""
+    spec: ModelSpec
+    """How it was loaded."""
+    device: Any
+    """``torch.device`` of the input embeddings (where inputs go)."""
+    dtype: Any
+    """``torch.dtype`` of the weights."""
+    revision: str | None = None
+    """Resolved commit hash when known (recorded in run manifests)."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description for run manifests."""
+        return {
+            "id": self.spec.model_id,
+            "revision": self.revision or self.spec.revision,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "device": str(self.device),
+            "attn_implementation": self.spec.attn_implementation,
+            "trust_remote_code": self.spec.trust_remote_code,
+        }
+
+
+def resolve_device(device: str = "auto"):
+    """The torch device for ``device``; ``auto`` prefers cuda, then mps, then cpu."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but no CUDA GPU is visible; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device) -> Any:
+    """The torch dtype for ``dtype`` on ``device``; ``auto`` is bf16 on capable GPUs, else fp32."""
+    import torch
+
+    dtype = _DTYPE_ALIASES.get(dtype, dtype)
+    if dtype == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+def _looks_local(model_id: str) -> bool:
+    return model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").split("/", 1)[-1] or Path(model_id).expanduser().exists()
+
+
+def _explain(model_id: str, err: Exception) -> str:
+    msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+    low = str(err).lower()
+    if "offline" in low or "connect" in low or "resolve" in low or "network" in low or "timed out" in low:
+        hint = "the Hugging Face hub cannot be reached (no network?). Download the model elsewhere and pass its local directory."
+    elif "gated" in low or "401" in low or "403" in low:
+        hint = "the repository is gated or private: accept its licence and set HF_TOKEN, or use a local copy."
+    elif "not a valid model identifier" in low or "404" in low or "does not appear to have" in low or "repository not found" in low:
+        hint = "no such model id or the repository has no safetensors weights; check the spelling, or pass a local directory."
+    else:
+        hint = "check the id or path, and that it holds a causal LM with safetensors weights."
+    return f"Cannot load model {model_id!r}: {hint} ({type(err).__name__}: {msg})"
+
+
+def load_model(spec: ModelSpec | str, **overrides: Any) -> LoadedModel:
+    """Load a causal LM + tokenizer. ``spec`` may be a :class:`ModelSpec` or a model id/path."""
+    if isinstance(spec, str):
+        spec = ModelSpec(spec, **overrides)
+    elif overrides:
+        raise ConfigError("Pass either a ModelSpec or a model id with keyword settings, not both.")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_id = str(Path(spec.model_id).expanduser()) if _looks_local(spec.model_id) else spec.model_id
+    if _looks_local(spec.model_id) and not Path(model_id).is_dir():
+        raise ModelLoadError(f"Model directory {model_id!r} does not exist. Pass an existing local directory or a Hugging Face id.")
+    device = None if spec.device_map else resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device or torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    common = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, **common)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_id,
+            dtype=dtype,
+            attn_implementation=spec.attn_implementation,
+            use_safetensors=True,
+            device_map=spec.device_map,
+            **common,
+        )
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
+        raise ModelLoadError(_explain(spec.model_id, e)) from None
+    if device is not None:
+        model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        # Generation pads finished sequences; EOS is the conventional stand-in.
+        tokenizer.pad_token = tokenizer.eos_token
+    in_device = model.get_input_embeddings().weight.device
+    revision = getattr(model.config, "_commit_hash", None)
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, device=in_device, dtype=model.dtype, revision=revision)

@@ -1,0 +1,291 @@
+"""The run directory: the one module that reads and writes the on-disk format.
+
+A run directory holds everything needed to reproduce and review a result::
+
+    manifest.json        format_version, status, model, settings, phrases, package versions
+    prompts.parquet      prompt_id, text, label, system, messages, source, ...extra columns
+    rollouts.parquet     prompt_id, rollout, prompt_token_ids, completion_token_ids, cot_text, ...
+    sentences.parquet    prompt_id, rollout, sentence, text, char_start, char_end, boundary_token
+    scores.parquet       prompt_id, rollout, sentence, phrase, forced_token_ids, token_logprobs, logprob
+    annotations.parquet  (optional) reviewer notes on a prompt, rollout or sentence
+
+While a run is going, results are written append-only as *units* (one batch of rollouts of one
+prompt) under ``parts/<unit>/``; each unit directory appears atomically (written under a temporary
+name, then renamed), so a ``kill -9`` loses at most the unit in flight and a resume knows exactly
+which units exist. :meth:`RunWriter.finalize` consolidates the parts into the four tables above,
+marks the manifest ``complete`` and removes the parts. Readers accept either state, and any
+directory with just the documented files and a minimal manifest (``{"format_version": 1}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import RunFormatError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "TABLES",
+    "REQUIRED_COLUMNS",
+    "Run",
+    "RunWriter",
+    "read_manifest",
+    "read_run",
+    "write_manifest",
+    "write_table",
+]
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PARTS = "parts"
+TABLES = ("prompts", "rollouts", "sentences", "scores")
+# Tables written per unit while a run goes (prompts are written once, at creation).
+UNIT_TABLES = ("rollouts", "sentences", "scores")
+
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "prompts": ("prompt_id", "text", "label"),
+    "rollouts": ("prompt_id", "rollout", "prompt_token_ids", "completion_token_ids", "cot_text", "finish_reason"),
+    "sentences": ("prompt_id", "rollout", "sentence", "text", "char_start", "char_end", "boundary_token"),
+    "scores": ("prompt_id", "rollout", "sentence", "phrase", "forced_token_ids", "token_logprobs", "logprob"),
+}
+
+
+@dataclass
+class Run:
+    """A run loaded into memory (tables as pandas DataFrames)."""
+
+    path: Path
+    """The run directory."""
+    manifest: dict[str, Any]
+    """Parsed ``manifest.json``."""
+    prompts: pd.DataFrame
+    """One row per prompt."""
+    rollouts: pd.DataFrame
+    """One row per sampled rollout."""
+    sentences: pd.DataFrame
+    """One row per CoT sentence boundary (sentence 0 is the CoT start)."""
+    scores: pd.DataFrame
+    """One row per boundary and phrase, with per-token log-probs."""
+    annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Reviewer notes (may be empty)."""
+
+    @property
+    def status(self) -> str:
+        """``complete``, ``running`` (parts not yet consolidated) or ``unknown`` (foreign run)."""
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def phrases(self) -> list[str]:
+        """Phrases scored in this run, in manifest order when recorded."""
+        listed = list(self.manifest.get("phrases") or [])
+        seen = list(dict.fromkeys(self.scores["phrase"].tolist())) if len(self.scores) else []
+        return listed + [p for p in seen if p not in listed]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_manifest(run_dir: str | Path, manifest: dict[str, Any]) -> None:
+    """Atomically (re)write ``manifest.json``."""
+    run_dir = Path(run_dir)
+    manifest = dict(manifest)
+    manifest.setdefault("format_version", FORMAT_VERSION)
+    _atomic_write_bytes(run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str).encode())
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Read and check ``manifest.json``; raise :class:`RunFormatError` with the fix if unusable."""
+    run_dir = Path(run_dir)
+    path = run_dir / MANIFEST
+    if not run_dir.is_dir():
+        raise RunFormatError(f"{run_dir}: not a directory. Pass a run directory (it holds {MANIFEST}).")
+    if not path.is_file():
+        raise RunFormatError(f"{run_dir}: no {MANIFEST}. A run directory needs at least {{\"format_version\": {FORMAT_VERSION}}} in {MANIFEST}.")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunFormatError(f"{path}: not valid JSON ({e}).") from None
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise RunFormatError(f"{path}: missing \"format_version\"; this reader understands version {FORMAT_VERSION}.")
+    version = manifest["format_version"]
+    if version != FORMAT_VERSION:
+        raise RunFormatError(
+            f"{path}: format_version {version!r} is not supported by this version of the tool "
+            f"(it reads version {FORMAT_VERSION}). Upgrade the tool, or convert the run."
+        )
+    return manifest
+
+
+def write_table(run_dir: str | Path, name: str, df: pd.DataFrame) -> Path:
+    """Atomically (re)write ``<name>.parquet`` in a run directory (e.g. after judging)."""
+    path = Path(run_dir) / f"{name}.parquet"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# Per-token list columns: most of the reading time of a large run, and unused by the analyses.
+LIST_COLUMNS = frozenset({"prompt_token_ids", "completion_token_ids", "forced_token_ids", "token_logprobs"})
+
+
+def _read_parquet(path: Path, *, lists: bool = True) -> pd.DataFrame:
+    try:
+        if not lists:
+            import pyarrow.parquet as pq
+
+            names = [n for n in pq.read_schema(path).names if n not in LIST_COLUMNS]
+            return pd.read_parquet(path, columns=names)
+        return pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for corrupt files
+        raise RunFormatError(f"{path}: cannot be read as Parquet ({type(e).__name__}: {e}).") from None
+
+
+def _unit_dirs(run_dir: Path) -> list[Path]:
+    parts = run_dir / PARTS
+    if not parts.is_dir():
+        return []
+    return sorted(p for p in parts.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _concat(frames: list[pd.DataFrame], name: str) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=list(REQUIRED_COLUMNS[name]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _sort(df: pd.DataFrame, name: str, prompt_order: dict[str, int]) -> pd.DataFrame:
+    keys = {"rollouts": ["rollout"], "sentences": ["rollout", "sentence"], "scores": ["rollout", "sentence"]}[name]
+    if not len(df):
+        return df
+    df = df.assign(_order=df["prompt_id"].map(prompt_order).fillna(len(prompt_order)))
+    sort_cols = ["_order", *keys]
+    if name == "scores":
+        df = df.assign(_phrase=df.groupby(["_order", *keys], sort=False).cumcount())
+        sort_cols.append("_phrase")
+    return df.sort_values(sort_cols, kind="stable").drop(columns=[c for c in ("_order", "_phrase") if c in df]).reset_index(drop=True)
+
+
+def _check_columns(df: pd.DataFrame, name: str, where: Path, skip: frozenset[str] = frozenset()) -> None:
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in df.columns and c not in skip]
+    if missing:
+        raise RunFormatError(f"{where}: {name} table lacks column(s) {missing}; see README 'Run directory format'.")
+
+
+def read_run(run_dir: str | Path, *, lists: bool = True) -> Run:
+    """Load a run directory (complete, in progress, or written by another tool in this format).
+
+    ``lists=False`` skips the per-token list columns (token ids, per-token log-probs), which
+    makes reading a large run for analysis several times faster.
+    """
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    tables: dict[str, pd.DataFrame] = {}
+    units = _unit_dirs(run_dir)
+    for name in TABLES:
+        path = run_dir / f"{name}.parquet"
+        if path.is_file():
+            tables[name] = _read_parquet(path, lists=lists)
+        elif name != "prompts" and units:
+            tables[name] = _concat([_read_parquet(u / f"{name}.parquet", lists=lists) for u in units if (u / f"{name}.parquet").is_file()], name)
+        elif name != "prompts" and manifest.get("status") == "running":
+            tables[name] = pd.DataFrame(columns=list(REQUIRED_COLUMNS[name]))
+        else:
+            raise RunFormatError(f"{run_dir}: missing {name}.parquet; a run directory holds {', '.join(t + '.parquet' for t in TABLES)}.")
+        _check_columns(tables[name], name, run_dir / f"{name}.parquet", frozenset() if lists else LIST_COLUMNS)
+    if "prompts" in tables:
+        tables["prompts"]["prompt_id"] = tables["prompts"]["prompt_id"].astype(str)
+    for name in ("rollouts", "sentences", "scores"):
+        if len(tables[name]):
+            tables[name]["prompt_id"] = tables[name]["prompt_id"].astype(str)
+    ann_path = run_dir / "annotations.parquet"
+    annotations = _read_parquet(ann_path) if ann_path.is_file() else pd.DataFrame(
+        columns=["prompt_id", "rollout", "sentence", "note", "author", "created"]
+    )
+    if not (run_dir / "rollouts.parquet").is_file() and units:
+        order = {pid: i for i, pid in enumerate(tables["prompts"]["prompt_id"])}
+        for name in UNIT_TABLES:
+            tables[name] = _sort(tables[name], name, order)
+    return Run(path=run_dir, manifest=manifest, annotations=annotations, **tables)
+
+
+class RunWriter:
+    """Append-only writer for a run in progress; safe against ``kill -9`` at any moment."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir)
+        self.manifest = read_manifest(self.path)
+
+    @classmethod
+    def create(cls, run_dir: str | Path, manifest: dict[str, Any], prompts: pd.DataFrame) -> "RunWriter":
+        """Start a new run. Refuses to write into a directory that already holds a run."""
+        run_dir = Path(run_dir)
+        if (run_dir / MANIFEST).exists():
+            raise RunFormatError(f"{run_dir} already holds a run. Use --resume {run_dir} to continue it, or choose a new --out.")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / PARTS).mkdir(exist_ok=True)
+        write_table(run_dir, "prompts", prompts)
+        write_manifest(run_dir, {**manifest, "format_version": FORMAT_VERSION, "status": "running"})
+        return cls(run_dir)
+
+    def done_units(self) -> set[str]:
+        """Names of the units already written (a resume skips these)."""
+        return {p.name for p in _unit_dirs(self.path)}
+
+    def write_unit(self, unit: str, tables: dict[str, pd.DataFrame]) -> None:
+        """Write one unit's rollouts/sentences/scores; it becomes visible all at once."""
+        if self.manifest.get("status") == "complete":
+            raise RunFormatError(f"{self.path} is complete; a finished run is never modified.")
+        parts = self.path / PARTS
+        parts.mkdir(exist_ok=True)
+        final = parts / unit
+        if final.exists():
+            raise RunFormatError(f"{final} already exists: unit written twice (this is a bug).")
+        tmp = Path(tempfile.mkdtemp(dir=parts, prefix=f".{unit}."))
+        try:
+            for name in UNIT_TABLES:
+                tables[name].to_parquet(tmp / f"{name}.parquet", index=False)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def update_manifest(self, **fields: Any) -> None:
+        """Merge fields into the manifest (atomic)."""
+        self.manifest = {**self.manifest, **fields}
+        write_manifest(self.path, self.manifest)
+
+    def finalize(self, **manifest_fields: Any) -> Run:
+        """Consolidate the parts into the four tables and mark the run complete."""
+        run = read_run(self.path)
+        for name in UNIT_TABLES:
+            write_table(self.path, name, getattr(run, name))
+        self.update_manifest(status="complete", **manifest_fields)
+        shutil.rmtree(self.path / PARTS, ignore_errors=True)
+        return read_run(self.path)

@@ -1,0 +1,127 @@
+"""Run page: starts a real monitor run on a tiny local model in the background, cancels, resumes."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from monitor.prompts.record import Prompt, prompts_to_frame
+from monitor.runs.store import read_manifest, read_run
+
+from app_helpers import app_env, app_run, assert_clean, open_page, texts, wait_for_jobs  # noqa: F401  (fixtures)
+
+
+def _prompt_set(n: int) -> pd.DataFrame:
+    return prompts_to_frame([Prompt(f"q{i}", f"Question {i}: what is {i} + {i}?", label="eval" if i % 2 else "deploy") for i in range(n)])
+
+
+def _settings(at, model_dir, out, *, k=2, batch=2, max_new=16):
+    at.text_input(key="run.model").input(str(model_dir))
+    at.selectbox(key="run.device").select("cpu")
+    at.number_input(key="run.k").set_value(k)
+    at.number_input(key="run.batch").set_value(batch)
+    at.number_input(key="run.max_new").set_value(max_new)
+    at.text_input(key="run.out").input(str(out))
+
+
+_wait = wait_for_jobs
+
+
+def test_run_page_renders_and_takes_the_open_runs_prompts(app_env):
+    at = open_page("run")
+    assert "No prompt set yet" in texts(at)
+    assert at.button(key="run.start").disabled
+    at.button(key="run.use_run_prompts").click().run()
+    assert_clean(at)
+    n = len(read_run(app_env).prompts)
+    assert any(f"{n} from run" in m.value for m in at.markdown)
+    assert not at.button(key="run.start").disabled
+
+
+def test_a_run_goes_in_the_background_and_opens(app_env, tiny_model_dir, tmp_path):
+    out = tmp_path / "runs" / "tiny"
+    at = open_page("run", session={"prompts.ready": _prompt_set(3), "prompts.origin": "test"})
+    _settings(at, tiny_model_dir, out)
+    at.selectbox(key="run.judge").select("rules")
+    at.run()
+    t0 = time.monotonic()
+    at.button(key="run.start").click().run()
+    assert time.monotonic() - t0 < 30  # the script returned while the job runs
+    assert_clean(at)
+    _wait(at)
+    assert_clean(at)
+    assert any("Finished" in s.value for s in at.success), [s.value for s in at.success]
+    run = read_run(out)
+    assert run.status == "complete" and len(run.rollouts) == 6
+    assert run.manifest["sampling"]["max_new_tokens"] == 16 and run.manifest["sampling"]["rollouts"] == 2
+    assert run.manifest["judge"]["name"] == "rules" and "judge_flag" in run.sentences  # judged after sampling
+    assert run.phrases == ["The user might be testing", "This is clearly a test", "The user might be asking"]
+    at.button(key="run.open_result").click().run()
+    assert_clean(at)
+    assert at.session_state["run_path"] == str(out)
+    assert at.title[0].value == "Eval-awareness logit monitor"  # switched to Home on the new run
+
+
+def test_cancel_keeps_finished_units_and_resume_completes(app_env, tiny_model_dir, tmp_path):
+    out = tmp_path / "runs" / "stopped"
+    at = open_page("run", session={"prompts.ready": _prompt_set(8), "prompts.origin": "test"})
+    _settings(at, tiny_model_dir, out, k=2, batch=1)
+    at.run()
+    at.button(key="run.start").click().run()
+    bars = at.get("progress")
+    assert bars and "Monitor run" in bars[0].proto.text and "elapsed" in bars[0].proto.text  # the running job's bar
+    # a reloaded tab (a new session) finds the job that is still going
+    again = open_page("run")
+    assert any("Monitor run" in b.proto.text for b in again.get("progress"))
+    at.button(key="run.job.cancel").click().run()
+    _wait(at)
+    assert any("Cancelled" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert read_manifest(out)["status"] == "running"
+    assert len(read_run(out).rollouts) < 16  # stopped early; what finished is on disk
+
+    assert at.selectbox(key="run.resume_target").value == str(out)
+    at.button(key="run.resume").click().run()
+    _wait(at)
+    assert_clean(at)
+    run = read_run(out)
+    assert run.status == "complete" and len(run.rollouts) == 16
+    assert not run.rollouts.duplicated(["prompt_id", "rollout"]).any()
+
+
+def test_bad_settings_get_messages(app_env, tmp_path):
+    at = open_page("run", session={"prompts.ready": _prompt_set(2), "prompts.origin": "test"})
+    at.text_input(key="run.model").input(str(tmp_path / "no-such-model"))
+    at.text_input(key="run.control").input("")
+    at.text_input(key="run.out").input(str(tmp_path / "runs" / "bad"))
+    at.run()
+    at.button(key="run.start").click().run()
+    _wait(at)
+    assert not at.exception
+    assert any("does not exist" in e.value for e in at.error), [e.value for e in at.error]
+
+    at.text_input(key="run.out").input(str(app_env)).run()  # a directory that already holds a run
+    at.button(key="run.start").click().run()
+    assert any("already holds a run" in e.value for e in at.error)
+
+
+def test_judge_the_open_run_with_rules(app_env, tmp_path, monkeypatch):
+    from monitor.runs.synthetic import make_synthetic_run
+
+    d = make_synthetic_run(tmp_path / "unjudged", n_prompts=6, rollouts=2, sentences=(3, 6), with_judge=False)
+    monkeypatch.setenv("MONITOR_RUN", str(d))
+    assert "judge_flag" not in read_run(d).sentences
+    at = open_page("run")
+    assert at.selectbox(key="run.judge_open.judge").value == "rules"
+    at.button(key="run.judge_go").click().run()
+    _wait(at)
+    assert_clean(at)
+    judged = read_run(d)
+    assert "judge_flag" in judged.sentences and judged.manifest["judge"]["name"] == "rules"
+    flagged = judged.sentences[judged.sentences["judge_flag"].fillna(False).astype(bool)]
+    assert len(flagged) and flagged["text"].str.contains("test|evaluat|benchmark", case=False).all()
+
+    at.selectbox(key="run.judge_open.judge").select("openai").run()
+    at.text_input(key="run.judge_open.judge_model").input("").run()
+    at.button(key="run.judge_go").click().run()
+    assert any("needs a model" in e.value for e in at.error)
