@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # so pages can import their helpers (pages._lib) however we are started
     sys.path.insert(0, str(ROOT))
 
-from pages._lib import cache, feedback, open_run  # noqa: E402
+from pages._lib import cache, feedback, open_run, view_state  # noqa: E402
+from pages._lib import jobs as _jobs  # noqa: E402
 
 st.set_page_config(page_title="Eval-awareness logit monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -41,6 +42,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+view_state.enter_page(page.url_path)
 open_run.init_run_path()
 open_run.sync_run_to_url()
 
@@ -57,5 +59,10 @@ with st.sidebar:
     except Exception:  # the page itself explains what is wrong with the run
         st.caption("not loaded (see the page)")
 
-with feedback.guard(f"The {page.title} page"):
-    page.run()
+    _jobs.sidebar_indicator()
+
+try:
+    with feedback.guard(f"The {page.title} page"):
+        page.run()
+finally:  # also when the page stops early (st.stop) or reruns: its URL is its view
+    view_state.remember_view(page.url_path)

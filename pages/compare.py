@@ -9,7 +9,7 @@ import streamlit as st
 from monitor import runs
 from monitor.report import figures
 from monitor.errors import MonitorError
-from pages._lib import cache, feedback, open_run, view_state
+from pages._lib import cache, charts, feedback, open_run, view_state
 
 view_state.ensure_router()
 
@@ -66,9 +66,9 @@ for col, name, run, key, phrase in ((cols[0], "A", run_a, key_a, phrase_a), (col
                          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
             ps = cache.analysis(key, "prompt_scores", phrase=phrase)
             scores[name] = ps
-            st.plotly_chart(figures.score_distribution_figure(ps), key=f"cmp.dist.{name}")
+            charts.chart(figures.score_distribution_figure(ps), key=f"cmp.dist.{name}", name=f"prompt-scores-run-{name}")
             if panel["curves"]:
-                st.plotly_chart(figures.roc_figure(panel["curves"], title=f"ROC · run {name}"), key=f"cmp.roc.{name}")
+                charts.chart(figures.roc_figure(panel["curves"], title=f"ROC · run {name}"), key=f"cmp.roc.{name}", name=f"roc-run-{name}")
 
 if len(scores) == 2:
     both = scores["A"][["prompt_id", "label", "score"]].merge(scores["B"][["prompt_id", "score"]], on="prompt_id", suffixes=(" A", " B"))

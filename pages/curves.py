@@ -6,7 +6,7 @@ import streamlit as st
 
 from monitor.report import figures
 from pages._lib import annotations as _annotations, transcript as _transcript
-from pages._lib import cache, feedback, open_run, page_frame, view_state
+from pages._lib import cache, charts, columns, feedback, open_run, page_frame, tokens, view_state
 
 run, key, ix = page_frame.run_page("Curves")
 if not len(run.rollouts):
@@ -24,17 +24,20 @@ def _on_select() -> None:
         st.session_state["sentence"] = s
 
 
+first_pid, first_rollout = cache.table(key, "first_flagged_rollout") or (ix.prompt_ids[0], None)
 c1, c2, c3 = st.columns([3, 1, 3])
 with c1:
-    pid = view_state.url_choice(st.selectbox, "Prompt", ix.prompt_ids, key="prompt", default=ix.prompt_ids[0], format_func=ix.prompt_labels.get)
+    pid = view_state.url_choice(st.selectbox, "Prompt", ix.prompt_ids, key="prompt", default=first_pid, format_func=ix.prompt_labels.get)
 rollouts = ix.rollouts[pid]
 with c2:
-    rollout = view_state.url_choice(st.selectbox, "Rollout", rollouts, key="rollout", default=rollouts[0])
+    rollout = view_state.url_choice(st.selectbox, "Rollout", rollouts, key="rollout",
+                                    default=first_rollout if pid == first_pid and first_rollout in rollouts else rollouts[0])
 with c3:
     chosen = st.multiselect("Phrases", ix.phrases, default=ix.phrases[: min(3, len(ix.phrases))], key="phrases",
                             bind="query-params", help=f"The first phrase of the run, “{ix.phrases[0]}”, is its primary phrase.")
 
 curve = cache.analysis(key, "rollout_curve", prompt_id=pid, rollout=rollout)
+decode = tokens.decoder(run)  # token ids -> strings for hover and the token table (None: the tokenizer is not here)
 sents = rollout_sentences(run, ix, pid, rollout)
 n_sent = int(sents["sentence"].max()) if len(sents) else 0
 sent_text = dict(zip(sents["sentence"].astype(int), sents["text"].astype(str)))
@@ -55,11 +58,11 @@ with left:
     if not len(shown):
         st.info("Pick at least one phrase to draw its curve.")
     else:
-        fig = figures.rollout_curve_figure(shown, log_scale=log_scale, colors=figures.phrase_colors(ix.phrases))
+        fig = figures.rollout_curve_figure(shown, log_scale=log_scale, colors=figures.phrase_colors(ix.phrases), token_text=decode)
         if sel is not None:
             fig.add_vline(x=sel, line_width=2, line_dash="dot", line_color="#1c7ed6")
         fig.update_layout(clickmode="event+select", height=480, legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
-        st.plotly_chart(fig, key="curve_chart", on_select=_on_select, selection_mode="points")
+        charts.chart(fig, key="curve_chart", name=f"curve-{pid}-rollout-{rollout}", on_select=_on_select, selection_mode="points")
         st.caption("Probability that the model, at that point of its reasoning, would continue with the phrase "
                    "(product of the forced tokens' probabilities). Hover a point for the sentence and each token; "
                    "click it to bring the sentence into view. Orange sentences were flagged by the judge.")
@@ -76,8 +79,14 @@ if sel is not None:
     with st.container(border=True, key="sentence_detail"):
         st.markdown(f"**Sentence {sel}**")
         st.text(sent_text.get(sel, "") or "(CoT start: before any reasoning)")
-        st.dataframe(cache.table(key, "sentence_detail", prompt_id=pid, rollout=rollout, sentence=sel),
-                     key="sentence_tokens", hide_index=True)
+        detail = cache.table(key, "sentence_detail", prompt_id=pid, rollout=rollout, sentence=sel)
+        if decode is not None and len(detail):
+            probs = [[p for p in str(t).split(" · ")] for t in detail["token probabilities"]]
+            detail = detail.assign(**{"token probabilities": [
+                " · ".join(f"{tokens.show(tok)} {p}" for tok, p in zip(decode(ids), ps))
+                for ids, ps in zip(detail["forced_token_ids"], probs)]})
+        detail = detail.drop(columns="forced_token_ids")
+        st.dataframe(detail, key="sentence_tokens", hide_index=True, column_config=columns.config(detail.columns))
 
 with st.expander("The prompt", icon=":material/chat:"):
     prow = run.prompts.iloc[ix.prompt_row[pid]]
@@ -107,5 +116,5 @@ with g3:
                      format_func={"sentence": "sentence index", "relative": "position in CoT (0–1)"}.get)
 with feedback.guard("The averaged curves"):
     gc = cache.analysis(key, "group_curves", phrase=g_phrase, by=by or "label", x=x or "sentence")
-    st.plotly_chart(figures.group_curve_figure(gc, title=f"“{g_phrase}” by {by or 'label'} (mean log-prob, 95% bootstrap band)"),
-                    key="group_chart")
+    charts.chart(figures.group_curve_figure(gc, title=f"“{g_phrase}” by {by or 'label'} (mean log-prob, 95% bootstrap band)"),
+                 key="group_chart", name="averaged-curves")

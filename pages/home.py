@@ -11,7 +11,7 @@ import streamlit as st
 
 from monitor import runs
 from monitor.errors import MonitorError
-from pages._lib import cache, feedback, open_run, view_state
+from pages._lib import cache, columns, feedback, open_run, view_state
 from pages._lib import summary as _summary
 
 view_state.ensure_router()
@@ -98,15 +98,10 @@ with left:
         headline = _summary.headline_table(summ)
         for why in _summary.unavailable_tasks(summ):
             st.caption(f"Not scored: {why}")
+        for warning in _summary.small_sample_warnings(summ):
+            st.warning(warning, icon=":material/warning:")
         if len(headline):
-            st.dataframe(
-                headline, key="home.headline", hide_index=True,
-                column_config={
-                    "auroc": st.column_config.NumberColumn("AUROC", format="%.3f"),
-                    "lo": st.column_config.NumberColumn("95% CI low", format="%.3f"),
-                    "hi": st.column_config.NumberColumn("95% CI high", format="%.3f"),
-                },
-            )
+            st.dataframe(headline, key="home.headline", hide_index=True, column_config=columns.config(headline.columns))
             st.caption("AUROC with a 95% bootstrap interval over prompts. Eval vs deploy: does the score separate "
                        "evaluation prompts from real-user prompts? Verbalizing eval: among evaluation prompts, does it "
                        "predict which ones produce a rollout that says it is being tested?")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from monitor.report import figures
-from pages._lib import cache, feedback, open_run, page_frame, view_state
+from monitor.analysis import record_warning
+from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import jobs as _jobs, model as _model
 
 run, key, ix = page_frame.run_page("Phrases", need_scores=True)
@@ -23,10 +24,12 @@ with left:
     st.subheader("AUROC per phrase")
     with feedback.guard("The per-phrase AUROCs"):
         pa = cache.table(key, "phrase_aurocs", task=task)
+        for w in sorted({w for w in (record_warning(r, what="these AUROCs") for r in pa.to_dict("records")) if w}):
+            st.warning(w, icon=":material/warning:")
         st.dataframe(pa, key="phrase_aurocs", hide_index=True,
-                     column_config={"auroc": st.column_config.ProgressColumn("AUROC", min_value=0.0, max_value=1.0, format="%.3f"),
-                                    "lo": st.column_config.NumberColumn("95% CI low", format="%.3f"),
-                                    "hi": st.column_config.NumberColumn("95% CI high", format="%.3f")})
+                     column_config=columns.config(pa.columns) | {
+                         "auroc": st.column_config.ProgressColumn("AUROC", min_value=0.0, max_value=1.0, format="%.3f",
+                                                                  help=columns.column("auroc")["help"])})
         st.caption("Prompt score = max over rollouts and sentences; interval = bootstrap over prompts.")
 with right:
     st.subheader("Correlation between phrases")
@@ -35,7 +38,7 @@ with right:
             st.info("Add a second phrase to see how phrases correlate.")
         else:
             corr = cache.analysis(key, "phrase_correlation", method=corr_method or "spearman")
-            st.plotly_chart(figures.correlation_figure(corr), key="corr_chart")
+            charts.chart(figures.correlation_figure(corr), key="corr_chart", name="phrase-correlation")
 
 st.subheader("Joint monitor")
 j1, j2 = st.columns([3, 1])
@@ -58,7 +61,7 @@ with feedback.guard("The joint monitor"):
             pc = cache.table(key, "roc_panel", phrase=p, task=task)["curves"]
             curves.update({k: v for k, v in pc.items() if k.startswith("logit")})
         with m2:
-            st.plotly_chart(figures.roc_figure(curves, title="Joint vs single phrases"), key="joint_roc")
+            charts.chart(figures.roc_figure(curves, title="Joint vs single phrases"), key="joint_roc", name="joint-roc")
 
 st.divider()
 st.subheader("Score a new phrase on these rollouts")

@@ -32,7 +32,6 @@ def _open_result(job: _jobs.Job) -> None:
         st.switch_page("pages/home.py")
 
 
-job = _jobs.job_panel("run.job", on_done=_open_result)
 busy = bool(_jobs.jobs().running())
 
 # ---------------------------------------------------------------- new run
@@ -60,32 +59,38 @@ if choice.model_id == str(open_run.DEMO_MODEL.relative_to(open_run.ROOT)) and _m
 
 st.markdown("**Phrases**")
 default_phr = pd.DataFrame({"phrase": list(PAPER_PHRASES[:2])})
-phr_df = st.data_editor(default_phr, key="run.phrases", num_rows="dynamic", hide_index=True,
+phr_df = st.data_editor(view_state.kept("run.phrases", default_phr), key="run.phrases", num_rows="dynamic", hide_index=True,
                         column_config={"phrase": st.column_config.TextColumn("phrase (first = primary)", width="large", required=True)})
 phrases = [str(p).strip() for p in phr_df["phrase"].tolist() if isinstance(p, str) and p.strip()]
-control = st.text_input("Control phrase (same form, no eval content; empty for none)", value=CONTROL_PHRASE, key="run.control")
+control = st.text_input("Control phrase (same form, no eval content; empty for none)", value=view_state.kept("run.control", CONTROL_PHRASE), key="run.control")
 
 st.markdown("**Sampling**")
 s1, s2, s3, s4 = st.columns(4)
-k = s1.number_input("Rollouts per prompt (k)", min_value=1, max_value=1000, value=10, key="run.k")
-max_new = s2.number_input("Max new tokens", min_value=16, max_value=32768, value=512, step=64, key="run.max_new")
-temperature = s3.number_input("Temperature", min_value=0.0, max_value=2.0, value=0.6, step=0.05, key="run.temperature")
-top_p = s4.number_input("Top-p", min_value=0.01, max_value=1.0, value=0.95, step=0.01, key="run.top_p")
+k = s1.number_input("Rollouts per prompt (k)", min_value=1, max_value=1000, value=view_state.kept("run.k", 10), key="run.k")
+max_new = s2.number_input("Max new tokens", min_value=16, max_value=32768, value=view_state.kept("run.max_new", 512), step=64, key="run.max_new")
+temperature = s3.number_input("Temperature", min_value=0.0, max_value=2.0, value=view_state.kept("run.temperature", 0.6), step=0.05, key="run.temperature")
+top_p = s4.number_input("Top-p", min_value=0.01, max_value=1.0, value=view_state.kept("run.top_p", 0.95), step=0.01, key="run.top_p")
 s5, s6, s7, s8 = st.columns(4)
-top_k = s5.number_input("Top-k (0: off)", min_value=0, max_value=1000, value=20, key="run.top_k")
-seed = s6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="run.seed")
-batch = s7.number_input("Batch size", min_value=1, max_value=256, value=8, key="run.batch")
-skip_long = s8.checkbox("Skip prompts too long for the context", key="run.skip_long")
+top_k = s5.number_input("Top-k (0: off)", min_value=0, max_value=1000, value=view_state.kept("run.top_k", 20), key="run.top_k")
+seed = s6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=view_state.kept("run.seed", 0), key="run.seed")
+batch = s7.number_input("Batch size", min_value=1, max_value=256, value=view_state.kept("run.batch", 8), key="run.batch")
+skip_long = s8.checkbox("Skip prompts too long for the context", value=view_state.kept("run.skip_long", False), key="run.skip_long")
+
+for _k, _v in (("run.phrases", phr_df), ("run.control", control), ("run.k", k), ("run.max_new", max_new), ("run.temperature", temperature),
+               ("run.top_p", top_p), ("run.top_k", top_k), ("run.seed", seed), ("run.batch", batch), ("run.skip_long", skip_long)):
+    view_state.keep(_k, _v)  # so the form is as the user left it after a visit to another page
 
 st.markdown("**Judge** (verbalization monitor; flags CoT sentences that say the model may be tested)")
 judge_choice = _judge.judge_inputs("run")
 
 if st.session_state.pop("run.out_used", False):  # the last run took this directory: offer a new one
     st.session_state.pop("run.out", None)
-if "run.out" not in st.session_state:  # a fresh default per session, stable across reruns
+    st.session_state.pop(view_state.KEPT_PREFIX + "run.out", None)
+if "run.out" not in st.session_state:  # a fresh default per session, stable across reruns and page switches
     new_dir = open_run.runs_dir() / time.strftime("run-%Y%m%d-%H%M%S")
-    st.session_state["run.out"] = str(new_dir.relative_to(open_run.ROOT)) if new_dir.is_relative_to(open_run.ROOT) else str(new_dir)
-out = st.text_input("Output directory", key="run.out")
+    fresh = str(new_dir.relative_to(open_run.ROOT)) if new_dir.is_relative_to(open_run.ROOT) else str(new_dir)
+    st.session_state["run.out"] = st.session_state.get(view_state.KEPT_PREFIX + "run.out", fresh)
+out = view_state.keep("run.out", st.text_input("Output directory", key="run.out"))
 
 
 def _start() -> str | None:
@@ -129,6 +134,7 @@ def _start() -> str | None:
 
 _jobs.start_button("Start the run", _start, key="run.start", type="primary", icon=":material/play_arrow:",
                    disabled=busy or ready is None or not phrases)
+job = _jobs.job_panel("run.job", on_done=_open_result)  # here, under Start, where the eye is after a click
 
 # ---------------------------------------------------------------- resume
 st.subheader("Resume a stopped run")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from monitor.report import figures
-from pages._lib import cache, feedback, open_run, page_frame, view_state
+from monitor.analysis import record_warning
+from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import summary as _summary
 
 run, key, ix = page_frame.run_page("Scores & ROC", need_scores=True)
@@ -31,79 +31,87 @@ with c4:
     task_options = list(TASKS) if open_run.has_judge(run) else ["eval_vs_deploy"]
     task = view_state.url_choice(st.selectbox, "Task", task_options, key="task", default="eval_vs_deploy", format_func=TASKS.get)
 
-left, right = st.columns([3, 2], gap="large")
-with left:
+top_left, top_right = st.columns(2, gap="large")
+with top_left:
     with feedback.guard("The prompt scores"):
-        ps = cache.analysis(key, "prompt_scores", phrase=phrase, method=method, first_n=int(first_n))
         st.subheader("Prompt scores")
-        st.plotly_chart(figures.score_distribution_figure(ps), key="score_dist")
-        shown = ps.assign(probability=np.exp(ps["score"])).sort_values("score", ascending=False)
-        event = st.dataframe(
-            shown, key="score_table", hide_index=True, on_select="rerun", selection_mode="single-row", height=300,
-            column_config={
-                "score": st.column_config.NumberColumn("score (log-prob)", format="%.3f"),
-                "probability": st.column_config.NumberColumn("probability", format="%.2e"),
-            },
-        )
-        st.caption("Click a row to drill into that prompt; click a column header to sort.")
-        rows = event.selection.rows if event is not None else []
-        if rows:
-            pid = str(shown.iloc[rows[0]]["prompt_id"])
-            with st.container(border=True, key="drill"):
-                p = run.prompts.set_index("prompt_id").loc[pid]
-                st.markdown(f"**{pid}** · {p['label']}")
-                st.text(str(p["text"])[:2000])
-                st.dataframe(cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase), key="drill_rollouts", hide_index=True)
-                best = cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase)
-                top = int(best.sort_values("max_logprob", ascending=False).iloc[0]["rollout"]) if len(best) else 0
-                st.page_link("pages/curves.py", label=f"Open rollout {top} (highest peak) on Curves", icon=":material/show_chart:",
-                             query_params={"prompt": pid, "rollout": str(top), "phrase": phrase})
-
+        ps = cache.analysis(key, "prompt_scores", phrase=phrase, method=method, first_n=int(first_n))
+        charts.chart(figures.score_distribution_figure(ps), key="score_dist", name="prompt-scores")
+with top_right:
     with feedback.guard("The ROC curves"):
         st.subheader("ROC")
         panel = cache.table(key, "roc_panel", phrase=phrase, method=method, first_n=int(first_n), task=task)
         if panel["curves"]:
-            st.plotly_chart(figures.roc_figure(panel["curves"], title=f"ROC · {TASKS[task]}"), key="roc_chart")
-            st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True,
-                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
+            warnings = {w for w in (record_warning(r, what=f"the {TASKS[task]} AUROC") for r in panel["aurocs"].to_dict("records")) if w}
+            for w in sorted(warnings):
+                st.warning(w, icon=":material/warning:")
+            charts.chart(figures.roc_figure(panel["curves"], title=f"ROC · {TASKS[task]}"), key="roc_chart", name="roc")
+            st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True, column_config=columns.config(panel["aurocs"].columns))
         else:
             st.info("An ROC curve needs both positive and negative prompts for this task.")
 
-    with feedback.guard("AUROC vs k"):
-        st.subheader("AUROC vs rollouts per prompt (k)")
-        if st.toggle("Compute AUROC vs k (subsamples rollouts, bootstrap CIs)", value=False, key="avk", bind="query-params"):
-            avk = cache.analysis(key, "auroc_vs_k", phrase=phrase, task=task)
-            st.plotly_chart(figures.auroc_vs_k_figure(avk), key="avk_chart")
+with feedback.guard("The prompt table"):
+    shown = cache.table(key, "score_table", phrase=phrase, method=method, first_n=int(first_n))
+    event = st.dataframe(
+        shown, key="score_table", hide_index=True, on_select="rerun", selection_mode="single-row",
+        height=columns.table_height(len(shown)), column_config=columns.config(shown.columns),
+    )
+    st.caption("Click a row to drill into that prompt; click a column header to sort.")
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        pid = str(shown.iloc[rows[0]]["prompt_id"])
+        with st.container(border=True, key="drill"):
+            p = run.prompts.iloc[ix.prompt_row[pid]]
+            st.markdown(f"**{pid}** · {p['label']}")
+            st.text(str(p["text"])[:2000])
+            best = cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase)
+            st.dataframe(best, key="drill_rollouts", hide_index=True, column_config=columns.config(best.columns),
+                         height=columns.table_height(len(best)))
+            top = int(best.sort_values("max_logprob", ascending=False).iloc[0]["rollout"]) if len(best) else 0
+            st.page_link("pages/curves.py", label=f"Open rollout {top} (highest peak) on Curves", icon=":material/show_chart:",
+                         query_params={"prompt": pid, "rollout": str(top), "phrase": phrase})
 
+left, right = st.columns(2, gap="large")
+with left:
     with feedback.guard("The controls"):
         st.subheader("Controls")
         ctl = cache.analysis(key, "controls", phrase=phrase, task=task, method=method)
-        st.dataframe(_summary.controls_table(ctl), key="controls_table", hide_index=True,
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
+        ctable = _summary.controls_table(ctl)
+        st.dataframe(ctable, key="controls_table", hide_index=True, column_config=columns.config(ctable.columns))
         for note in ctl.get("notes") or []:
             st.caption(f"Note: {note}")
         st.caption("A monitor that only tracks prompt length would show a length baseline as good as the phrase, "
                    "a primary − control difference near 0, and a length-residualized AUROC near 0.5.")
-
 with right:
-    st.subheader("Flagged verbalizations")
-    if not open_run.has_judge(run):
-        st.info("This run has no judge flags. Run a judge on the **Run the monitor** page to compare with the verbalization monitor.")
-    else:
-        flagged = cache.table(key, "flagged_sentences")
-        st.caption(f"{len(flagged)} judge-flagged sentences in {flagged[['prompt_id', 'rollout']].drop_duplicates().shape[0]} rollouts.")
-        ev = st.dataframe(flagged[["prompt_id", "rollout", "sentence", "judge_quote"]], key="flagged_table",
-                          hide_index=True, on_select="rerun", selection_mode="single-row", height=620,
-                          column_config={"judge_quote": st.column_config.TextColumn("judge's quote", width="large"),
-                                         "rollout": st.column_config.NumberColumn("roll.", width="small"),
-                                         "sentence": st.column_config.NumberColumn("sent.", width="small")})
-        if ev is not None and ev.selection.rows:
-            f = flagged.iloc[ev.selection.rows[0]]
-            st.text(str(f["text"]))
-            st.page_link("pages/curves.py", label=f"Open {f['prompt_id']} rollout {int(f['rollout'])} at sentence {int(f['sentence'])}",
-                         icon=":material/show_chart:",
-                         query_params={"prompt": f["prompt_id"], "rollout": str(int(f["rollout"])), "sentence": str(int(f["sentence"])), "phrase": phrase})
-        with feedback.guard("The verbalization scores"):
-            vs = cache.analysis(key, "verbalization_scores")
-            st.dataframe(vs.sort_values("frac_verbalizing", ascending=False), key="verb_scores", hide_index=True, height=300,
-                         column_config={"frac_verbalizing": st.column_config.ProgressColumn("rollouts verbalizing", min_value=0.0, max_value=1.0, format="percent")})
+    with feedback.guard("AUROC vs k"):
+        st.subheader("AUROC vs rollouts per prompt (k)")
+        if st.toggle("Compute AUROC vs k (subsamples rollouts, bootstrap CIs)", value=False, key="avk", bind="query-params"):
+            avk = cache.analysis(key, "auroc_vs_k", phrase=phrase, task=task)
+            charts.chart(figures.auroc_vs_k_figure(avk), key="avk_chart", name="auroc-vs-k")
+
+st.subheader("Flagged verbalizations")
+if not open_run.has_judge(run):
+    st.info("This run has no judge flags. Run a judge on the **Run the monitor** page to compare with the verbalization monitor.")
+else:
+    flagged = cache.table(key, "flagged_table")
+    st.caption(f"{len(flagged)} judge-flagged sentences in {flagged[['prompt_id', 'rollout']].drop_duplicates().shape[0]} rollouts. "
+               "Click a row to read the sentence and open it on Curves.")
+    shown_f = flagged[["prompt_id", "prompt", "rollout", "sentence", "judge_quote"]]
+    ev = st.dataframe(shown_f, key="flagged_table", hide_index=True, on_select="rerun", selection_mode="single-row",
+                      height=columns.table_height(len(shown_f)),
+                      column_config=columns.config(shown_f.columns, rollout={"label": "roll.", "width": "small"},
+                                                   sentence={"label": "sent.", "width": "small"}, prompt={"width": "medium"}))
+    if ev is not None and ev.selection.rows:
+        f = flagged.iloc[ev.selection.rows[0]]
+        st.caption("Judge's quote")
+        st.text(str(f["judge_quote"]))
+        st.caption("Sentence")
+        st.text(str(f["text"]))
+        st.page_link("pages/curves.py", label=f"Open {f['prompt_id']} rollout {int(f['rollout'])} at sentence {int(f['sentence'])}",
+                     icon=":material/show_chart:",
+                     query_params={"prompt": f["prompt_id"], "rollout": str(int(f["rollout"])), "sentence": str(int(f["sentence"])), "phrase": phrase})
+    with feedback.guard("The verbalization scores"):
+        st.markdown("**Verbalization score per prompt**: the fraction of its rollouts with at least one flagged sentence.")
+        vs = cache.table(key, "verbalization_table")
+        st.dataframe(vs, key="verb_scores", hide_index=True, height=columns.table_height(len(vs)),
+                     column_config=columns.config(vs.columns))

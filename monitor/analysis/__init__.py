@@ -4,7 +4,7 @@ rollouts per prompt, group curves, variance explained, phrase correlations, cont
 Pure and vectorised (pandas groupby / numpy over whole columns); never imports streamlit.
 Module map: ``scores`` (prompt/rollout scores, verbalization), ``tasks``, ``metrics`` (ROC, AUROC,
 bootstrap), ``kcurve`` (AUROC vs k), ``curves`` (group curves), ``variance``, ``correlation``,
-``controls``, ``summary``; ``cli`` adds ``monitor analyze`` / ``monitor report``; ``bench`` times it all.
+``controls``, ``samplesize`` (when an AUROC rests on too few prompts), ``summary``; ``cli`` adds ``monitor analyze`` / ``monitor report``; ``bench`` times it all.
 """
 
 from .controls import controls, prompt_length
@@ -24,12 +24,14 @@ from .scores import (
     run_phrases,
     verbalization_scores,
 )
+from .samplesize import MIN_PER_CLASS, is_small_sample, record_warning, sample_size_text, small_sample_warning
 from .summary import format_summary, public_manifest, summarize
 from .tasks import TASK_TITLES, TASKS, Task, task_labels
 from .variance import variance_explained
 
 __all__ = [
     "AurocCI",
+    "MIN_PER_CLASS",
     "GroupBy",
     "JointHow",
     "PROMPT_SCORE_METHODS",
@@ -45,15 +47,19 @@ __all__ = [
     "format_summary",
     "group_curves",
     "has_judge",
+    "is_small_sample",
     "joint_prompt_scores",
     "phrase_correlation",
     "prompt_length",
     "prompt_scores",
     "public_manifest",
+    "record_warning",
     "roc_curve_table",
     "rollout_curve",
     "rollout_verbalizes",
     "run_phrases",
+    "sample_size_text",
+    "small_sample_warning",
     "summarize",
     "task_labels",
     "variance_explained",

@@ -5,8 +5,8 @@ Layout (lists of flat records, so they load straight into a DataFrame)::
 
     run            path, status, synthetic, model id, counts, phrases, control phrase, judge present
     settings       the manifest minus anything that looks like a credential
-    tasks          per task: available, n_pos, n_neg, reason when unavailable
-    auroc          per task x monitor x phrase x method: auroc, lo, hi, n_pos, n_neg (+ note)
+    tasks          per task: available, n_pos, n_neg, small_sample (+ warning), reason when unavailable
+    auroc          per task x monitor x phrase x method: auroc, lo, hi, n_pos, n_neg, small_sample (+ note)
     auroc_vs_k     per task x phrase x monitor x k: auroc, lo, hi
     controls       per task x phrase (not the control phrase): the dicts of analysis.controls
     variance_explained   per phrase, all prompts and eval prompts only
@@ -31,6 +31,7 @@ from .controls import controls
 from .correlation import phrase_correlation
 from .kcurve import auroc_vs_k
 from .metrics import bootstrap_auroc
+from .samplesize import is_small_sample, small_sample_warning
 from .scores import PROMPT_SCORE_METHODS, has_judge, joint_prompt_scores, prompt_scores, run_phrases, verbalization_scores
 from .tasks import TASKS, task_labels
 from .variance import variance_explained
@@ -76,7 +77,8 @@ def jsonable(x: Any) -> Any:
 def _rec(task: str, monitor: str, phrase: str | None, method: str, y: pd.Series, scores: pd.Series, n_boot: int, seed: int, **extra: Any) -> dict[str, Any]:
     s = scores.reindex(y.index).to_numpy(dtype=float)
     ci = bootstrap_auroc(y.to_numpy(dtype=bool), s, n_boot=n_boot, seed=seed)
-    return {"task": task, "monitor": monitor, "phrase": phrase, "method": method, **ci.to_dict(), **extra}
+    return {"task": task, "monitor": monitor, "phrase": phrase, "method": method, **ci.to_dict(),
+            "small_sample": is_small_sample(ci.n_pos, ci.n_neg), **extra}
 
 
 def summarize(
@@ -143,7 +145,10 @@ def summarize(
                                   "reason": f"needs both classes; has {n_pos} positive(s) and {n_neg} negative(s)"
                                             + (f" among scored prompts ({unscored} not scored yet)" if unscored else "")}
             continue
-        out["tasks"][task] = {"available": True, "n_pos": n_pos, "n_neg": n_neg, "n_unscored": unscored}
+        out["tasks"][task] = {"available": True, "n_pos": n_pos, "n_neg": n_neg, "n_unscored": unscored,
+                              "small_sample": is_small_sample(n_pos, n_neg)}
+        if out["tasks"][task]["small_sample"]:
+            out["tasks"][task]["warning"] = small_sample_warning(n_pos, n_neg, what="every AUROC of this task")
         recs: list[tuple] = [("logit", p, m, per_phrase[p][m], {}) for p in phrases for m in PROMPT_SCORE_METHODS]
         recs += [("logit", f"joint:{how}", "max", sc, {"phrases": joint_set}) for how, sc in joint.items()]
         if verb is not None:
@@ -201,6 +206,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"{task}: not available ({t['reason']})")
             continue
         lines.append(f"{task}  (n_pos={t['n_pos']}, n_neg={t['n_neg']})   AUROC [95% CI]")
+        if t.get("warning"):
+            lines.append(f"  WARNING: {t['warning']}")
         for a in summary["auroc"]:
             if a["task"] != task or a["method"] not in ("max", "frac_verbalizing", "k0"):
                 continue

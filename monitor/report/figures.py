@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import textwrap
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,8 @@ GROUP_COLORS: dict[str, str] = {
 }
 MONITOR_COLORS: dict[str, str] = {"logit": "#9467bd", "verbalization": "#2ca02c"}
 # ticks at 1, 2, 5 per decade: the default labels every digit when the range is under a decade
-_LOG_AXIS = dict(type="log", exponentformat="power", dtick="D2")
+# one label per power of ten (minor ticks unlabelled): "2" and "5" between decades crowded every log axis
+_LOG_AXIS = dict(type="log", exponentformat="power", dtick=1, minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hoverlabel=dict(align="left"))
 
 
@@ -71,21 +72,28 @@ def _group_color(name: str, i: int) -> str:
     return GROUP_COLORS.get(str(name), PHRASE_PALETTE[i % len(PHRASE_PALETTE)])
 
 
-def _token_hover(token_logprobs: Any, token_ids: Any) -> str:
+def _token_hover(token_logprobs: Any, token_ids: Any, token_text: Callable[[Sequence[int]], list[str]] | None = None) -> str:
     if token_logprobs is None or (isinstance(token_logprobs, float) and np.isnan(token_logprobs)):
         return ""
     lps = list(np.asarray(token_logprobs, dtype=float))
     ids = list(token_ids) if token_ids is not None and not isinstance(token_ids, float) else [None] * len(lps)
-    parts = [f"{'tok' if tid is None else f'id {int(tid)}'}: {np.exp(lp):.3g}" for tid, lp in zip(ids, lps)]
+    names: list[str] = []
+    if token_text is not None and ids and all(t is not None for t in ids):
+        names = [escape_text(repr(t)) for t in token_text([int(t) for t in ids])]
+    if len(names) != len(lps):
+        names = ["tok" if tid is None else f"id {int(tid)}" for tid in ids]
+    parts = [f"{n}: {np.exp(lp):.3g}" for n, lp in zip(names, lps)]
     return "<br>tokens: " + " · ".join(parts[:12]) + (" …" if len(parts) > 12 else "")
 
 
 def rollout_curve_figure(curve_df: pd.DataFrame, *, log_scale: bool = True, title: str | None = None,
-                         colors: Mapping[str, str] | None = None) -> go.Figure:
+                         colors: Mapping[str, str] | None = None,
+                         token_text: Callable[[Sequence[int]], list[str]] | None = None) -> go.Figure:
     """One line per phrase over the rollout's sentence boundaries (``analysis.rollout_curve`` table).
 
     Hover shows the sentence text (escaped), the phrase's probability and each forced token's
-    probability; judge-flagged sentences get a dotted vertical line and a star marker.
+    probability, by its string when ``token_text`` (ids -> strings, the run's tokenizer) is given,
+    else by id; judge-flagged sentences get a dotted vertical line and a star marker.
     """
     df = curve_df
     phrases = list(dict.fromkeys(df["phrase"]))
@@ -93,7 +101,7 @@ def rollout_curve_figure(curve_df: pd.DataFrame, *, log_scale: bool = True, titl
     fig = go.Figure()
     for p in phrases:
         d = df[df["phrase"] == p].sort_values("sentence")
-        tok = [_token_hover(lp, ids) for lp, ids in zip(d.get("token_logprobs", [None] * len(d)), d.get("forced_token_ids", [None] * len(d)))]
+        tok = [_token_hover(lp, ids, token_text) for lp, ids in zip(d.get("token_logprobs", [None] * len(d)), d.get("forced_token_ids", [None] * len(d)))]
         hover = [f"sentence {int(s)}<br>{escape_text(t) if t else '<i>(CoT start)</i>'}<br><b>p = {pr:.3g}</b> (log p = {lp:.2f}){th}"
                  for s, t, pr, lp, th in zip(d["sentence"], d["text"], d["prob"], d["logprob"], tok)]
         fig.add_trace(go.Scatter(x=d["sentence"], y=d["prob"], mode="lines+markers", name=escape_text(p, width=60),

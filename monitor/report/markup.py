@@ -17,6 +17,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;border-radius:4px}
+.warning{background:#fdecea;border:1px solid #e0a0a0;padding:.5em 1em;border-radius:4px}
 .excerpt{border-left:3px solid #ff7f0e;padding:.3em .8em;margin:.8em 0;background:#fafafa}
 .ctx{color:#777}.meta{color:#555;font-size:.85em}mark{background:#ffe08a}
 .fig{margin:1em 0}.ci{color:#666;white-space:nowrap;font-size:.9em}.note{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}

@@ -252,3 +252,41 @@ def start_button(label: str, start: Callable[[], str | None], **button_kwargs) -
             st.error(err)
         else:
             st.rerun()
+
+
+def sidebar_indicator() -> None:
+    """The run indicator every page shows in the sidebar: the session's background job (or one still going
+    after a reload) with its progress and a link to its page; once a monitor run has finished, the run
+    it wrote is offered as the open run, wherever the user is."""
+    job = jobs().get(st.session_state.get("run.job"))
+    if job is None:
+        going = jobs().running()
+        job = going[-1] if going else None
+    if job is None:
+        return
+
+    @st.fragment(run_every=1.0 if job.state == "running" else None)
+    def indicator() -> None:
+        if job.state == "running":
+            st.caption(":material/hourglass_top: **Running**")
+            st.progress(job.fraction, text=job.status_line())
+            st.page_link("pages/run.py", label="Go to the run", icon=":material/play_circle:")
+            return
+        if st.session_state.get("sidebar.job.seen") != job.id:
+            # one full rerun when the job ends, so the page re-reads the run it wrote
+            st.session_state["sidebar.job.seen"] = job.id
+            st.rerun()
+        icon = {"done": ":material/check_circle:", "cancelled": ":material/pause_circle:"}.get(job.state, ":material/error:")
+        st.caption(f"{icon} **{job.state.capitalize()}**: {job.label} ({fmt_duration(job.elapsed)})")
+        out = st.session_state.get("run.job_out")
+        if out and job.state in ("done", "cancelled") and job.kind == "run.job":
+            from pages._lib import open_run
+
+            if open_run.resolve_path(st.session_state.get("run_path", "")) != open_run.resolve_path(out):
+                if st.button("Open this run", key="sidebar.open_result", icon=":material/open_in_new:", type="primary"):
+                    open_run.set_run_path(out)
+                    st.rerun()
+            else:
+                st.caption("It is the open run.")
+
+    indicator()

@@ -54,11 +54,31 @@ def gpu_line() -> str:
     return "No GPU found: the model runs on the CPU (fine for the demo model; slow for real ones)."
 
 
+def missing_local_path(model_id: str) -> str | None:
+    """An error message when ``model_id`` is written as a local path and no such directory exists, else None.
+
+    A path-like id (absolute, ``./``, ``~``, a backslash, two or more ``/``, or a first component that is a
+    local folder such as ``data/``) never goes to the hub: a typo there should fail at once, not after
+    the hub's timeouts with a message about the network.
+    """
+    mid = model_id.strip()
+    if not mid:
+        return None
+    path_like = (mid.startswith(("/", "./", "../", "~", ".\\")) or "\\" in mid or mid.count("/") >= 2
+                 or ("/" in mid and open_run.resolve_path(mid.split("/")[0]).is_dir()))
+    if not path_like or Path(mid).expanduser().exists() or open_run.resolve_path(mid).exists():
+        return None
+    return (f"The model directory `{mid}` does not exist (looked at `{Path(mid).expanduser().absolute()}` and under `{open_run.ROOT}`). "
+            "Check the path; a Hugging Face id has the form `org/name`.")
+
+
 def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
     """Model id/path, device and dtype inputs (keys under ``prefix``)."""
     c1, c2, c3 = st.columns([4, 1, 1])
     with c1:
-        mid = st.text_input("Model (Hugging Face id or local path)", value=default_id, key=f"{prefix}.model",
+        from pages._lib import view_state
+
+        mid = st.text_input("Model (Hugging Face id or local path)", value=view_state.kept(f"{prefix}.model", default_id), key=f"{prefix}.model",
                             help="The demo model `data/demo_model` works offline. Any causal LM with a chat template: "
                                  "e.g. `Qwen/Qwen3-8B` on a GPU box, or a local directory with safetensors weights.")
     with c2:
@@ -66,6 +86,10 @@ def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
     with c3:
         dtype = st.selectbox("dtype", ["auto", "float32", "bfloat16", "float16"], key=f"{prefix}.dtype")
     trust = st.checkbox("Trust remote code (runs Python shipped with the model)", value=False, key=f"{prefix}.trust")
+    view_state.keep(f"{prefix}.model", mid)
+    missing = missing_local_path(mid)
+    if missing:
+        st.error(missing, icon=":material/folder_off:")
     st.caption(gpu_line())
     return ModelChoice(mid.strip(), device, dtype, trust)
 
@@ -85,6 +109,11 @@ def load(choice: ModelChoice):
 
 def get(choice: ModelChoice):
     """The loaded model without any UI (safe to call from a job thread)."""
+    from monitor.errors import ModelLoadError
+
+    missing = missing_local_path(choice.model_id)
+    if missing:
+        raise ModelLoadError(missing.replace("`", ""))
     return _jobs.models().get(choice.resolved_id(), device=choice.device, dtype=choice.dtype, trust_remote_code=choice.trust_remote_code)
 
 

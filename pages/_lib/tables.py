@@ -180,7 +180,7 @@ EXPORTS = ("prompt_scores", "prompts", "rollouts", "sentences", "scores", "annot
 
 
 def sentence_detail(run: Run, prompt_id: str, rollout: int, sentence: int) -> pd.DataFrame:
-    """Each phrase's log-prob at one boundary, with every forced token's probability."""
+    """Each phrase's log-prob at one boundary, with every forced token's probability (and the forced token ids)."""
     sc = run.scores
     sc = sc[(sc["prompt_id"] == prompt_id) & (sc["rollout"] == rollout) & (sc["sentence"] == sentence)]
     rows = []
@@ -192,5 +192,55 @@ def sentence_detail(run: Run, prompt_id: str, rollout: int, sentence: int) -> pd
             "logprob": float(r.logprob),
             "token probabilities": " · ".join(f"{p:.3g}" for p in toks),
             "alignment": getattr(r, "alignment", ""),
+            "forced_token_ids": [int(t) for t in r.forced_token_ids],
         })
-    return pd.DataFrame(rows, columns=["phrase", "probability", "logprob", "token probabilities", "alignment"])
+    return pd.DataFrame(rows, columns=["phrase", "probability", "logprob", "token probabilities", "alignment", "forced_token_ids"])
+
+
+def prompt_snippets(run: Run, *, width: int = 300) -> pd.Series:
+    """Prompt id -> its text on one line, cut at ``width`` characters (tables show it beside the id)."""
+    text = run.prompts["text"].astype(str).str.replace(r"\s+", " ", regex=True).str.strip()
+    cut = text.str.len() > width
+    text = text.where(~cut, text.str.slice(0, width - 1) + "…")
+    return pd.Series(text.to_numpy(), index=run.prompts["prompt_id"].astype(str), name="prompt")
+
+
+def with_prompt_text(df: pd.DataFrame, run: Run, *, width: int = 300) -> pd.DataFrame:
+    """``df`` with a ``prompt`` column (the prompt's text, see :func:`prompt_snippets`) right after ``prompt_id``."""
+    out = df.copy()
+    snippet = out["prompt_id"].astype(str).map(prompt_snippets(run, width=width)).fillna("")
+    if "prompt" in out:
+        out = out.drop(columns="prompt")
+    out.insert(list(out.columns).index("prompt_id") + 1, "prompt", snippet)
+    return out
+
+
+def score_table(run: Run, phrase: str, *, method: str = "max", first_n: int = 3) -> pd.DataFrame:
+    """Prompt scores for the Scores table: id, prompt text, label, score, probability; highest first."""
+    ps = analysis.prompt_scores(run, phrase, method=method, first_n=first_n)
+    ps = ps.assign(probability=np.exp(ps["score"])).sort_values("score", ascending=False).reset_index(drop=True)
+    return with_prompt_text(ps, run)
+
+
+def flagged_table(run: Run) -> pd.DataFrame:
+    """:func:`flagged_sentences` with each prompt's text beside its id."""
+    return with_prompt_text(flagged_sentences(run), run)
+
+
+def verbalization_table(run: Run) -> pd.DataFrame:
+    """Per-prompt verbalization scores (most verbalizing first) with each prompt's text beside its id."""
+    vs = analysis.verbalization_scores(run).sort_values("frac_verbalizing", ascending=False).reset_index(drop=True)
+    return with_prompt_text(vs, run)
+
+
+def first_flagged_rollout(run: Run) -> tuple[str, int] | None:
+    """(prompt id, rollout) of the first rollout, in run order, with a judge-flagged sentence (Curves opens on it)."""
+    s = run.sentences
+    if "judge_flag" not in s:
+        return None
+    f = s.loc[s["judge_flag"].fillna(False).astype(bool), ["prompt_id", "rollout"]]
+    if not len(f):
+        return None
+    order = {p: i for i, p in enumerate(run.prompts["prompt_id"].astype(str))}
+    first = min(zip(f["prompt_id"].astype(str), f["rollout"].astype(int)), key=lambda pr: (order.get(pr[0], 1 << 30), pr[1]))
+    return first[0], int(first[1])

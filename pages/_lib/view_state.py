@@ -1,5 +1,13 @@
-"""A view's state in the URL (so a copied link reopens the same view), the router check every
-page runs first, and reading a sentence from a chart selection.
+"""A view's state: in the URL (so a copied link reopens the same view) and remembered per page for
+the session (so returning to a page, by the sidebar or the browser's Back, restores its last view);
+form inputs kept across page switches; the router check every page runs first; reading a sentence
+from a chart selection.
+
+One state model: a page's URL parameters *are* its view. ``enter_page`` (called by the router
+before each page runs) restores a page's last parameters when it is opened without any, and
+``remember_view`` (after each run) records them. Widgets read their value from the URL when they
+have no state of their own (``url_choice``, ``bind="query-params"``), so restoring the URL is all
+it takes to restore the view.
 """
 
 from __future__ import annotations
@@ -12,6 +20,63 @@ from pages._lib.open_run import ROOT
 
 
 _MISSING = object()
+_VIEWS = "_view_state.views"
+"""Session key: {page url path: {URL parameter: [values]}}, each page's last view."""
+_PAGE = "_view_state.page"
+"""Session key: the url path of the page the previous run showed."""
+KEPT_PREFIX = "_view_state.kept."
+"""Prefix of the session keys holding form inputs across page switches (see :func:`kept`)."""
+SESSION_PARAMS = ("run",)
+"""URL parameters that belong to the session, not to one page's view."""
+
+
+def _page_params() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params if k not in SESSION_PARAMS}
+
+
+def enter_page(url_path: str) -> None:
+    """Before a page runs: when it is a different page than the last run's, restore its view.
+
+    Widgets of URL-state keys are forgotten on a page change (two pages may use the same key, e.g.
+    ``phrase``), so each page reads its view from the URL; a page opened with no parameters of its
+    own (sidebar link, Back to a bare URL) gets the parameters it had when last shown.
+    """
+    views: dict[str, dict[str, list[str]]] = st.session_state.setdefault(_VIEWS, {})
+    last = st.session_state.get(_PAGE)
+    st.session_state[_PAGE] = url_path
+    if last == url_path:
+        return
+    for k in {k for v in views.values() for k in v}:
+        if k in st.session_state:
+            del st.session_state[k]
+    saved = views.get(url_path)
+    if saved and not _page_params():
+        for k, v in saved.items():
+            st.query_params[k] = v if len(v) > 1 else v[0]
+
+
+def remember_view(url_path: str) -> None:
+    """After a page ran: record its URL parameters as its view (restored by :func:`enter_page`)."""
+    if st.session_state.get(_PAGE) == url_path:
+        st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params()
+
+
+def kept(key: str, default: Any) -> Any:
+    """The value to give a form widget as its default: what the user last entered this session, else ``default``.
+
+    Streamlit forgets a widget's value when its page is not shown; pair with :func:`keep` after the
+    widget so the Run page's k, the phrases table and the like survive a visit to another page.
+    The value is fixed while the widget lives (changing a data editor's data would reset its edits).
+    """
+    if key not in st.session_state:
+        st.session_state[KEPT_PREFIX + key + ".base"] = st.session_state.get(KEPT_PREFIX + key, default)
+    return st.session_state.get(KEPT_PREFIX + key + ".base", default)
+
+
+def keep(key: str, value: Any) -> Any:
+    """Record a form widget's current value for :func:`kept`; returns the value."""
+    st.session_state[KEPT_PREFIX + key] = value
+    return value
 
 
 def url_choice(widget: Any, label: str, options: Any, *, key: str, default: Any = None, **kwargs: Any) -> Any:
