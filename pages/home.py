@@ -90,8 +90,8 @@ cols[2].metric("CoT sentences", int((run.sentences["sentence"] > 0).sum()))
 cols[3].metric("Phrases", len(ix.phrases))
 cols[4].metric("Judge", (m.get("judge") or {}).get("name", "none") if open_run.has_judge(run) else "none")
 
-left, right = st.columns([3, 2])
-with left:
+headline_box, right = st.container(), st.container()  # the table gets the full width: nine columns, none clipped
+with headline_box:
     st.subheader("Headline AUROCs")
     with feedback.guard("The summary"):
         summ = cache.analysis(key, "summarize")
@@ -101,7 +101,8 @@ with left:
         for warning in _summary.small_sample_warnings(summ):
             st.warning(warning, icon=":material/warning:")
         if len(headline):
-            st.dataframe(headline, key="home.headline", hide_index=True, column_config=columns.config(headline.columns))
+            st.dataframe(headline, key="home.headline", hide_index=True, column_config=columns.config(headline.columns),
+                         height=columns.table_height(len(headline), max_height=600))
             st.caption("AUROC with a 95% bootstrap interval over prompts. Eval vs deploy: does the score separate "
                        "evaluation prompts from real-user prompts? Verbalizing eval: among evaluation prompts, does it "
                        "predict which ones produce a rollout that says it is being tested?")

@@ -53,10 +53,14 @@ def enter_page(url_path: str) -> None:
     if saved and not _page_params():
         for k, v in saved.items():
             st.query_params[k] = v if len(v) > 1 else v[0]
+    remember_view(url_path)
 
 
 def remember_view(url_path: str) -> None:
-    """After a page ran: record its URL parameters as its view (restored by :func:`enter_page`)."""
+    """Record the page's URL parameters as its view (restored by :func:`enter_page`).
+
+    Called on entering a page, whenever :func:`url_choice` moves the URL, and after the page ran: a
+    run cut short by the next click (the user rarely waits for the end) still leaves its view."""
     if st.session_state.get(_PAGE) == url_path:
         st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params()
 
@@ -101,6 +105,7 @@ def url_choice(widget: Any, label: str, options: Any, *, key: str, default: Any 
             del st.query_params[key]
     else:
         st.query_params[key] = str(value)
+    remember_view(st.session_state.get(_PAGE, ""))
     return value
 
 

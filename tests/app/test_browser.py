@@ -1,9 +1,12 @@
 """The dashboard in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright.
 
-The test serves the app with ``streamlit run`` on a free localhost port, opens the demo (or a
-synthetic run when the checkout has no demo run), opens a rollout's curve, checks the chart and the
-highlighted transcript, clicks a point to select its sentence, follows the resulting permalink in a
-fresh browser session, and saves screenshots under ``test-artifacts/``.
+The tests serve the app with ``streamlit run`` on a free localhost port, open the demo (or a
+synthetic run when the checkout has no demo run), open a rollout's curve, check the chart, its
+hover text (token strings) and the highlighted transcript, click a point to select its sentence,
+follow the resulting permalink in a fresh browser session, take a Curves view through another page
+and back (sidebar and the browser's Back), look for prompt text in the Scores table and for the
+small-sample warning on a 2 + 2-prompt run, open the demo run's HTML report, and save a screenshot
+of every page at 1600 px under ``test-artifacts/``.
 
 It needs the system's Chromium (``apt-get install -y chromium``, giving ``/usr/bin/chromium``) and the
 ``playwright`` Python package (``pip install -e ".[test]"``); it never downloads a browser.
@@ -12,13 +15,14 @@ It needs the system's Chromium (``apt-get install -y chromium``, giving ``/usr/b
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 
@@ -81,7 +85,7 @@ def server(tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
             time.sleep(0.3)
-        yield {"url": base, "run": run, "log": tmp / "streamlit.log"}
+        yield {"url": base, "run": run, "log": tmp / "streamlit.log", "tmp": tmp}
     finally:
         proc.terminate()
         try:
@@ -117,6 +121,22 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _has_tokenizer(run) -> bool:
+    model = (run.manifest.get("model") or {}).get("id", "")
+    return bool(model) and (ROOT / model / "tokenizer.json").is_file()
+
+
+def _sidebar(page, name: str) -> None:
+    """Click a page in the sidebar navigation and wait for its run."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).first.click()
+    _wait_idle(page)
+
+
+def _clean(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
 def test_demo_curve_transcript_click_and_permalink(server, browser):
     from monitor.runs.store import read_run
 
@@ -130,7 +150,7 @@ def test_demo_curve_transcript_click_and_permalink(server, browser):
     target = pool.iloc[0]
     pid, rollout = str(target["prompt_id"]), int(target["rollout"])
 
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    context = browser.new_context(viewport={"width": 1600, "height": 1100})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -170,7 +190,11 @@ def test_demo_curve_transcript_click_and_permalink(server, browser):
     points.nth(k).hover(force=True)  # hover: the sentence and each forced token's probability
     hover = page.locator(".hoverlayer .hovertext").first
     hover.wait_for(timeout=TIMEOUT_MS)
-    assert f"sentence {k}" in hover.text_content() and "tokens:" in hover.text_content()
+    text = hover.text_content()
+    assert f"sentence {k}" in text and "tokens:" in text
+    if _has_tokenizer(run):  # the tokens by their strings ('␣user': 0.13), not their ids
+        toks = text.split("tokens:", 1)[1]
+        assert re.search(r"'[^']*': \d", toks) and "id " not in toks, toks
     points.nth(k).click(force=True)
     page.wait_for_function("() => new URL(location.href).searchParams.has('sentence')", timeout=TIMEOUT_MS)
     _wait_idle(page)
@@ -205,5 +229,134 @@ def test_demo_curve_transcript_click_and_permalink(server, browser):
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
         _shot(page, path)
     context.close()
+    assert not errors, errors
+    assert "Traceback" not in server["log"].read_text()
+
+
+def _flagged_view(run) -> tuple[str, int, int]:
+    """A (prompt, rollout, sentence) that is not the default view, with a flagged sentence when judged."""
+    s = run.sentences
+    flagged = s[s["judge_flag"].fillna(False).astype(bool)] if "judge_flag" in s else s.iloc[:0]
+    pool = flagged if len(flagged) else s[s["sentence"] > 0]
+    pool = pool[(pool["rollout"] > 0) & (pool["sentence"] > 1)]
+    t = pool.iloc[len(pool) // 2]
+    return str(t["prompt_id"]), int(t["rollout"]), int(t["sentence"])
+
+
+def _view_of(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def test_curves_view_survives_a_round_trip_by_sidebar_and_back(server, browser):
+    from monitor.runs.store import read_run
+
+    pid, rollout, sentence = _flagged_view(read_run(server["run"]))
+    want = {"prompt": [pid], "rollout": [str(rollout)], "sentence": [str(sentence)]}
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.goto(f"{server['url']}/curves?prompt={pid}&rollout={rollout}&sentence={sentence}", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    _shot(page, "roundtrip-1-curves-view")
+
+    # the sidebar: Curves -> Scores -> Curves comes back to the same prompt, rollout and sentence
+    _sidebar(page, "Scores")
+    page.get_by_text("Prompt scores").first.wait_for(timeout=TIMEOUT_MS)
+    _sidebar(page, "Curves")
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    assert {k: v for k, v in _view_of(page).items() if k in want} == want, page.url
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value().startswith(pid)
+    assert "selected" in page.locator(f"#cot-s{sentence}").get_attribute("class")
+    _shot(page, "roundtrip-2-after-sidebar")
+
+    # the browser's Back from another page restores it too
+    _sidebar(page, "Search")
+    page.get_by_text("sentences match").first.wait_for(timeout=TIMEOUT_MS)
+    page.go_back()
+    page.wait_for_url("**/curves**", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    assert {k: v for k, v in _view_of(page).items() if k in want} == want, page.url
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value().startswith(pid)
+    assert "selected" in page.locator(f"#cot-s{sentence}").get_attribute("class")
+    _clean(page)
+    _shot(page, "roundtrip-3-after-back")
+    page.context.close()
+
+
+def test_scores_table_shows_prompt_text(server, browser):
+    from monitor.runs.store import read_run
+    from pages._lib.tables import score_table
+
+    run = read_run(server["run"])
+    top = score_table(run, run.phrases[0]).iloc[0]
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.goto(f"{server['url']}/scores", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    table = page.locator('[class*="st-key-score_table"] [data-testid="stDataFrame"]')
+    table.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("(want) => [...document.querySelectorAll('[class*=\"st-key-score_table\"] td')]"
+                           ".some(td => td.textContent.includes(want))", arg=str(top["prompt"])[:40], timeout=TIMEOUT_MS)
+    cells = table.evaluate("e => e.textContent")
+    assert top["prompt_id"] in cells and str(top["prompt"])[:40] in cells and "prompt id" in cells
+    _clean(page)
+    page.context.close()
+
+
+def test_small_sample_run_warns_on_home_and_scores(server, browser):
+    from monitor.runs.synthetic import make_synthetic_run
+
+    run = make_synthetic_run(server["tmp"] / "two_plus_two", n_prompts=4, rollouts=3, sentences=(4, 8), seed=2)
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.goto(f"{server['url']}/?run={quote(str(run))}", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("Headline AUROCs").wait_for(timeout=TIMEOUT_MS)
+    warn = page.get_by_text("Too few prompts").first
+    warn.wait_for(timeout=TIMEOUT_MS)
+    assert "2 positive and 2 negative" in warn.text_content()
+    _shot(page, "small-sample-home")
+    _sidebar(page, "Scores")
+    page.get_by_text("Prompt scores").first.wait_for(timeout=TIMEOUT_MS)
+    warn = page.get_by_text("Too few prompts").first
+    warn.wait_for(timeout=TIMEOUT_MS)
+    assert "2 positive and 2 negative" in warn.text_content()
+    _clean(page)
+    _shot(page, "small-sample-scores")
+    page.context.close()
+
+
+def test_demo_report_carries_the_synthetic_disclaimer(server, browser, tmp_path):
+    from monitor.report.html import write_report
+    from monitor.runs.store import read_run
+
+    out = tmp_path / "report.html"
+    write_report(read_run(server["run"]), out, n_boot=100)
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.goto(out.as_uri(), timeout=TIMEOUT_MS)
+    banner = page.locator("p.banner").first
+    assert banner.is_visible()
+    text = " ".join(banner.text_content().split())
+    assert text.startswith("Synthetic") and ("says nothing about any real model" in text or "not a model's behaviour" in text), text
+    _shot(page, "report")
+    page.context.close()
+
+
+PAGES = (("", "Headline AUROCs"), ("curves", "Averaged curves"), ("scores", "Prompt scores"), ("phrases", "AUROC per phrase"),
+         ("search", "sentences match"), ("compare", "Compare runs"), ("prompts", "Prompts"), ("run", "Run the monitor"),
+         ("workbench", "Prompt workbench"), ("share", "Share & export"))
+
+
+def test_every_page_at_1600px(server, browser):
+    """A screenshot of every page at 1600 px (tall viewport: Streamlit scrolls inside the page), no error on any."""
+    page = browser.new_context(viewport={"width": 1600, "height": 2400}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for path, marker in PAGES:
+        page.goto(f"{server['url']}/{path}", timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        page.get_by_text(marker).first.wait_for(timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        _clean(page)
+        _shot(page, f"page-{path or 'home'}-1600")
+    page.context.close()
     assert not errors, errors
     assert "Traceback" not in server["log"].read_text()
