@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +25,43 @@ st.caption("Build the prompt set to run the monitor on. Label evaluation-style p
 EDIT_COLUMNS = ["prompt_id", "label", "text", "system", "source"]
 
 
+SECTION = re.compile(r"^\s*\[(eval|deploy|unknown)\]\s*$", re.I | re.M)
+"""A line ``[eval]`` / ``[deploy]`` in pasted text labels the blocks after it (until the next such line)."""
+
+
+def _sections(text: str, default: str) -> list[tuple[str, str]]:
+    """Pasted text cut at ``[eval]`` / ``[deploy]`` lines into (label, text) parts; JSON pastes stay whole."""
+    if text.lstrip().startswith(("[{", "{", '["')) or not SECTION.search(text):
+        return [(default, text)]
+    parts, label, pos = [], default, 0
+    for m in SECTION.finditer(text):
+        parts.append((label, text[pos:m.start()]))
+        label, pos = m.group(1).lower(), m.end()
+    parts.append((label, text[pos:]))
+    return [(lab, t) for lab, t in parts if t.strip()]
+
+
+def _parse_pasted(text: str, *, label: str, lenient: bool) -> pi.LoadedPrompts:
+    parts = [pi.parse_pasted(t, label=lab, lenient=lenient) for lab, t in _sections(text, label)]
+    if len(parts) == 1:
+        return parts[0]
+    return pi.LoadedPrompts(prompts=tuple(p for part in parts for p in part.prompts),
+                            warnings=tuple(w for part in parts for w in part.warnings),
+                            excluded=tuple(e for part in parts for e in part.excluded),
+                            notes=tuple(n for part in parts for n in part.notes))
+
+
 def _store(loaded: pi.LoadedPrompts, origin: str) -> None:
     df = prompts_to_frame(list(loaded.prompts))
+    current = st.session_state.get("prompts.ready")
+    if st.session_state.get("prompts.append") and current is not None and len(current):
+        # add to the set: a prompt already in it (same id: same text when ids are content hashes) is kept once
+        new = df[~df["prompt_id"].isin(set(current["prompt_id"]))]
+        dropped = len(df) - len(new)
+        df = pd.concat([current, new], ignore_index=True)
+        origin = f"{st.session_state.get('prompts.origin', '?')} + {origin}"
+        if dropped:
+            loaded = dataclasses.replace(loaded, notes=(*loaded.notes, f"{dropped} prompt(s) already in the set were not added again."))
     st.session_state["prompts.base"] = df
     st.session_state["prompts.ready"] = df
     st.session_state["prompts.origin"] = origin
@@ -34,6 +71,7 @@ def _store(loaded: pi.LoadedPrompts, origin: str) -> None:
         "notes": list(loaded.notes),
     }
     st.session_state.pop("prompts.editor", None)  # a new set: forget edits made to the old one
+    st.rerun()  # so the controls above (add or replace) see the new set
 
 
 def _problem(e: InputError) -> None:
@@ -54,17 +92,26 @@ def _mapping(prefix: str) -> pi.ColumnMapping | None:
     return pi.ColumnMapping.parse(spec)
 
 
+has_set = st.session_state.get("prompts.ready") is not None
+if "prompts.append" not in st.session_state:  # on by default: loading again adds to the set (the form is kept across pages)
+    st.session_state["prompts.append"] = view_state.kept("prompts.append", True)
+st.toggle("Add to the current set (off: replace it)", key="prompts.append", disabled=not has_set,
+          help="Load several sources (e.g. eval prompts, then deploy prompts) into one set.")
+view_state.keep("prompts.append", bool(st.session_state.get("prompts.append")))
 tab_paste, tab_file, tab_dataset, tab_run = st.tabs(["Paste", "Upload a file", "Dataset or path", "From the open run"])
 with tab_paste:
-    text = st.text_area("Prompts", key="prompts.paste", height=200,
-                        placeholder="One prompt per block, blocks separated by a blank line.\n\nOr a JSON list, or JSON Lines "
-                                    "with text/label/id fields.")
+    text = st.text_area("Prompts", key="prompts.paste", height=200, value=view_state.kept("prompts.paste", ""),
+                        placeholder="One prompt per block, blocks separated by a blank line.\n\nA line [eval] or [deploy] labels "
+                                    "the blocks after it.\n\nOr a JSON list, or JSON Lines with text/label/id fields.",
+                        help="Label while you paste: a line `[eval]` (or `[deploy]`) labels every block after it, up to the next "
+                             "such line. Blocks before any marker get the label chosen below.")
+    view_state.keep("prompts.paste", text)
     c1, c2 = st.columns(2)
     label = c1.selectbox("Label for prompts without one", list(LABELS), index=2, key="prompts.paste_label")
     lenient = c2.checkbox("Skip bad rows (lenient)", key="prompts.paste_lenient")
     if st.button("Load pasted prompts", key="prompts.paste_go", icon=":material/content_paste:"):
         try:
-            _store(pi.parse_pasted(text, label=label, lenient=lenient), "pasted")
+            _store(_parse_pasted(text, label=label, lenient=lenient), "pasted")
         except InputError as e:
             _problem(e)
 with tab_file:
@@ -132,6 +179,17 @@ with b1:
     if bulk and st.button("Apply to all", key="prompts.bulk_go"):
         st.session_state["prompts.base"] = base.assign(label=bulk)
         st.session_state.pop("prompts.editor", None)
+        st.rerun()
+
+with b2:
+    m1, m2 = st.columns([3, 2])
+    pattern = m1.text_input("Label prompts whose text contains", key="prompts.match_text", placeholder="e.g. Question, [Task")
+    match_label = m2.selectbox("as", list(LABELS), index=0, key="prompts.match_label")
+    if pattern.strip() and st.button("Apply to matching prompts", key="prompts.match_go"):
+        hit = base["text"].astype(str).str.contains(pattern.strip(), case=False, regex=False)
+        st.session_state["prompts.base"] = base.assign(label=base["label"].where(~hit, match_label))
+        st.session_state.pop("prompts.editor", None)
+        st.toast(f"{int(hit.sum())} prompt(s) labelled {match_label}.")
         st.rerun()
 
 view = base.reindex(columns=EDIT_COLUMNS)
