@@ -9,7 +9,9 @@ import streamlit as st
 from monitor import runs
 from monitor.report import figures
 from monitor.errors import MonitorError
-from pages._lib import cache, charts, feedback, open_run, view_state
+from monitor.analysis import record_warning
+from pages._lib import cache, charts, columns, feedback, open_run, view_state
+from pages._lib import tables as _tables
 
 view_state.ensure_router()
 
@@ -50,25 +52,35 @@ with p2:
 
 cols = st.columns(2, gap="large")
 scores: dict[str, pd.DataFrame] = {}
+rocs: dict[str, pd.DataFrame] = {}
 for col, name, run, key, phrase in ((cols[0], "A", run_a, key_a, phrase_a), (cols[1], "B", run_b, key_b, phrase_b)):
     with col:
         model = (run.manifest.get("model") or {}).get("id", "?")
         st.subheader(f"Run {name}")
         st.caption(f"`{run.path}`")
         open_run.demo_banner(run)
-        m = st.columns(3)
-        m[0].metric("Model", str(model)[-28:])
-        m[1].metric("Prompts", len(run.prompts))
-        m[2].metric("Rollouts", len(run.rollouts))
+        st.markdown(f"**Model**: `{model}`")  # in full: a truncated metric hid which model it was
+        m = st.columns(2)
+        m[0].metric("Prompts", len(run.prompts))
+        m[1].metric("Rollouts", len(run.rollouts))
         with feedback.guard(f"Run {name}"):
             panel = cache.table(key, "roc_panel", phrase=phrase)
-            st.dataframe(panel["aurocs"], key=f"cmp.auroc.{name}", hide_index=True,
-                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi")})
-            ps = cache.analysis(key, "prompt_scores", phrase=phrase)
-            scores[name] = ps
-            charts.chart(figures.score_distribution_figure(ps), key=f"cmp.dist.{name}", name=f"prompt-scores-run-{name}")
-            if panel["curves"]:
-                charts.chart(figures.roc_figure(panel["curves"], title=f"ROC · run {name}"), key=f"cmp.roc.{name}", name=f"roc-run-{name}")
+            for w in sorted({w for w in (record_warning(r, what=f"run {name}'s AUROC") for r in panel["aurocs"].to_dict("records")) if w}):
+                st.warning(w, icon=":material/warning:")
+            st.dataframe(panel["aurocs"], key=f"cmp.auroc.{name}", hide_index=True, column_config=columns.config(panel["aurocs"].columns))
+            scores[name] = cache.analysis(key, "prompt_scores", phrase=phrase)
+            rocs.update({f"run {name} · {curve_name}": curve for curve_name, curve in panel["curves"].items()})
+
+if scores:
+    # both runs in one figure each, on one y-axis, so their scores can be read against each other
+    g1, g2 = st.columns(2, gap="large")
+    with g1:
+        both_scores = pd.concat([ps.assign(label=ps["label"].astype(str) + f" · run {name}") for name, ps in scores.items()], ignore_index=True)
+        charts.chart(figures.score_distribution_figure(both_scores, title="Prompt scores by label, both runs"), key="cmp.dist",
+                     name="prompt-scores-both-runs")
+    with g2:
+        if rocs:
+            charts.chart(figures.roc_figure(rocs, title="ROC, both runs"), key="cmp.roc", name="roc-both-runs")
 
 if len(scores) == 2:
     both = scores["A"][["prompt_id", "label", "score"]].merge(scores["B"][["prompt_id", "score"]], on="prompt_id", suffixes=(" A", " B"))
@@ -78,5 +90,6 @@ if len(scores) == 2:
     else:
         both["B − A"] = both["score B"] - both["score A"]
         st.caption(f"{len(both)} shared prompts; scores are log-probabilities (B − A > 0: run B rates the prompt more test-like).")
-        st.dataframe(both.sort_values("B − A", key=np.abs, ascending=False), key="cmp.both", hide_index=True,
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("score A", "score B", "B − A")})
+        both = _tables.with_prompt_text(both.sort_values("B − A", key=np.abs, ascending=False), run_a)
+        st.dataframe(both, key="cmp.both", hide_index=True, height=columns.table_height(len(both)),
+                     column_config=columns.config(both.columns) | {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("score A", "score B", "B − A")})

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from pages._lib import cache, open_run, page_frame, view_state
+from pages._lib import cache, columns, open_run, page_frame, view_state
 from pages._lib import tables as _tables
 
 run, key, ix = page_frame.run_page("Search CoT sentences")
@@ -47,15 +47,12 @@ n_roll = hits[["prompt_id", "rollout"]].drop_duplicates().shape[0] if len(hits) 
 st.markdown(f"**{len(hits):,}** of {len(table):,} sentences match, in {n_roll:,} rollouts"
             + (f" (showing the first {MAX_ROWS:,}, highest score first)" if len(hits) > MAX_ROWS else ""))
 shown = hits.nlargest(MAX_ROWS, "logprob") if len(hits) > MAX_ROWS else hits.sort_values("logprob", ascending=False)
-shown = shown.assign(probability=np.exp(shown["logprob"].to_numpy(dtype=float)))
+shown = _tables.with_prompt_text(shown.assign(probability=np.exp(shown["logprob"].to_numpy(dtype=float))), run, width=160)
+order = ["prompt_id", "prompt", "label", "rollout", "sentence", "text", "judge_flag", "logprob", "probability"]
 event = st.dataframe(
-    shown, key="search_results", hide_index=True, on_select="rerun", selection_mode="single-row", height=520,
-    column_order=["prompt_id", "label", "rollout", "sentence", "text", "judge_flag", "logprob", "probability"],
-    column_config={
-        "text": st.column_config.TextColumn("sentence text", width="large"),
-        "logprob": st.column_config.NumberColumn("log-prob", format="%.3f"),
-        "probability": st.column_config.NumberColumn(format="%.2e"),
-    },
+    shown, key="search_results", hide_index=True, on_select="rerun", selection_mode="single-row",
+    height=columns.table_height(len(shown), max_height=520), column_order=order,
+    column_config=columns.config(order, prompt={"width": "medium"}),
 )
 if event is not None and event.selection.rows:
     r = shown.iloc[event.selection.rows[0]]

@@ -16,7 +16,8 @@ run, key, ix = page_frame.run_page("Share & export")
 
 st.subheader("Links")
 st.markdown("Every page keeps its view in the address bar (run, prompt, rollout, sentence, phrase, filters): "
-            "**copy the URL to share exactly what you see**. Links to this run's pages:")
+            "**copy the URL to share exactly what you see**. Below, each page's link opens the view you last had "
+            "on it in this session (copy button at the right of each line):")
 base = ""
 try:
     url = st.context.url or ""
@@ -25,8 +26,9 @@ except Exception:
     base = ""
 run_q = {"run": st.session_state["run_path"]} if st.session_state["run_path"] != open_run.default_run_path() else {}
 for page, title in (("home", "Home"), ("curves", "Curves"), ("scores", "Scores & ROC"), ("phrases", "Phrases"), ("search", "Search")):
-    q = urlencode(run_q)
     path = "" if page == "home" else page  # the default page lives at the root; "/home" is not routed
+    q = urlencode({**run_q, **view_state.saved_view(path)}, doseq=True)
+    st.caption(title)
     st.code(f"{base}/{path}" + (f"?{q}" if q else ""), language=None)
 
 st.subheader("Export")

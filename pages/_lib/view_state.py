@@ -65,6 +65,11 @@ def remember_view(url_path: str) -> None:
         st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params()
 
 
+def saved_view(url_path: str) -> dict[str, list[str]]:
+    """The URL parameters a page had when last shown in this session (empty when never shown)."""
+    return dict(st.session_state.get(_VIEWS, {}).get(url_path) or {})
+
+
 def kept(key: str, default: Any) -> Any:
     """The value to give a form widget as its default: what the user last entered this session, else ``default``.
 

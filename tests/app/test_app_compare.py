@@ -20,7 +20,11 @@ def test_compare_two_runs(app_env, tmp_path):
     a, b = read_run(app_env), read_run(other)
     prompts = [m.value for m in at.metric if m.label == "Prompts"]
     assert prompts == [str(len(a.prompts)), str(len(b.prompts))]
-    assert len(charts(at)) == 4  # a distribution and an ROC per run
+    figs = charts(at)
+    assert len(figs) == 2  # one distribution and one ROC, each drawing both runs on the same axes
+    for fig in figs:
+        spec = fig.proto.spec
+        assert "run A" in spec and "run B" in spec
     shared = set(a.prompts["prompt_id"]) & set(b.prompts["prompt_id"])
     if shared:
         both = frame_with(at, "score A", "score B", "B − A")
