@@ -182,3 +182,18 @@ def test_report_in_a_real_browser(evil_html, tmp_path):
     assert injected == 0
     assert shown is not None and "<script>alert('pwned')</script>" in shown
     assert scripts == 1 + evil_html.count('class="plotly-graph-div"')
+
+
+def test_report_of_a_demo_model_run_carries_the_disclaimer_and_small_sample_warning(tmp_path):
+    import dataclasses
+
+    from monitor.report.html import is_demo_organism, render_report
+
+    run = read_run(make_synthetic_run(tmp_path / "d", n_prompts=4, rollouts=2, sentences=(3, 5)))
+    manifest = {**run.manifest, "synthetic": False, "model": {"id": "data/demo_model"}}
+    assert is_demo_organism(manifest) and not is_demo_organism({"model": {"id": "Qwen/Qwen3-8B"}})
+    html = render_report(dataclasses.replace(run, manifest=manifest), n_boot=20)
+    assert "<b>Synthetic organism.</b>" in html and "says nothing about any real model" in html
+    assert "Too few prompts" in html and "2 positive and 2 negative" in html
+    real = render_report(dataclasses.replace(run, manifest={**manifest, "model": {"id": "org/real-model"}}), n_boot=20)
+    assert "Synthetic organism" not in real and "Synthetic data" not in real
