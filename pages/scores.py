@@ -46,7 +46,8 @@ with top_right:
             for w in sorted(warnings):
                 st.warning(w, icon=":material/warning:")
             charts.chart(figures.roc_figure(panel["curves"], title=f"ROC · {TASKS[task]}"), key="roc_chart", name="roc")
-            st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True, column_config=columns.config(panel["aurocs"].columns))
+            st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True,
+                         column_config=columns.config(panel["aurocs"].columns, monitor={"width": "medium"}))
         else:
             st.info("An ROC curve needs both positive and negative prompts for this task.")
 

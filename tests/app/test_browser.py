@@ -116,6 +116,13 @@ def _wait_idle(page) -> None:
     page.wait_for_timeout(500)
 
 
+def _settle(page) -> None:
+    """Wait until the page has finished drawing: no run going, no element left stale from the run before."""
+    _wait_idle(page)
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -195,6 +202,7 @@ def test_demo_curve_transcript_click_and_permalink(server, browser):
     if _has_tokenizer(run):  # the tokens by their strings ('␣user': 0.13), not their ids
         toks = text.split("tokens:", 1)[1]
         assert re.search(r"'[^']*': \d", toks) and "id " not in toks, toks
+    _shot(page, "curves-hover-tokens")
     points.nth(k).click(force=True)
     page.wait_for_function("() => new URL(location.href).searchParams.has('sentence')", timeout=TIMEOUT_MS)
     _wait_idle(page)
@@ -354,7 +362,7 @@ def test_every_page_at_1600px(server, browser):
         page.goto(f"{server['url']}/{path}", timeout=TIMEOUT_MS)
         _wait_idle(page)
         page.get_by_text(marker).first.wait_for(timeout=TIMEOUT_MS)
-        _wait_idle(page)
+        _settle(page)
         _clean(page)
         _shot(page, f"page-{path or 'home'}-1600")
     page.context.close()
