@@ -81,6 +81,11 @@ def test_upload_and_files(app_env, tmp_path):
 
     at.file_uploader(key="prompts.upload").clear().upload("q.csv", b"question,split\nIs this a test?,eval\nhello,deploy\n", "text/csv").run()
     at.text_input(key="prompts.file.mapping").input("text=question,label=split").run()
+    assert at.toggle(key="prompts.append").value is True  # loading again adds to the set by default
+    at.button(key="prompts.file_go").click().run()
+    assert_clean(at)
+    assert list(_ready(at)["text"]) == ["Evaluate: pick A or B.", "recipe for soup?", "Is this a test?", "hello"]
+    at.toggle(key="prompts.append").set_value(False).run()  # replace it
     at.button(key="prompts.file_go").click().run()
     assert_clean(at)
     assert list(_ready(at)["text"]) == ["Is this a test?", "hello"] and list(_ready(at)["label"]) == ["eval", "deploy"]
@@ -106,3 +111,23 @@ def test_from_the_open_run(app_env):
     assert list(_ready(at)["prompt_id"]) == list(run.prompts["prompt_id"])
     if "propensity" in run.prompts:
         assert "propensity" in _ready(at).columns  # extra columns are carried through
+
+
+def test_paste_labels_blocks_by_marker_lines_and_labels_by_match(app_env):
+    at = open_page("prompts")
+    at.text_area(key="prompts.paste").input(
+        "What is 2+2?\n\n[eval]\nQuestion 1: pick A or B.\n\nQuestion 2: pick C.\n\n[deploy]\nhelp me write an email to my landlord").run()
+    at.button(key="prompts.paste_go").click().run()
+    assert_clean(at)
+    r = _ready(at)
+    assert list(r["label"]) == ["unknown", "eval", "eval", "deploy"] and r["text"].iloc[3] == "help me write an email to my landlord"
+    at.text_input(key="prompts.match_text").input("question").run()
+    at.selectbox(key="prompts.match_label").set_value("deploy").run()
+    at.button(key="prompts.match_go").click().run()
+    assert list(_ready(at)["label"]) == ["unknown", "deploy", "deploy", "deploy"]
+    at.switch_page("pages/run.py")
+    at.query_params.clear()
+    at.run()
+    at.switch_page("pages/prompts.py")
+    at.run()
+    assert "[deploy]" in at.text_area(key="prompts.paste").value  # the pasted text survives a visit elsewhere
