@@ -55,7 +55,7 @@ _SPECS: dict[str, tuple[str, str, str]] = {
 def column(name: str, **overrides: Any) -> Any:
     """The ``st.column_config`` entry for a raw column name (a plain text column for unknown names)."""
     kind, label, help_ = _SPECS.get(name, ("text", name.replace("_", " "), None))
-    kw: dict[str, Any] = {"help": help_, **({"width": "small"} if kind in ("auroc", "int") else {}), **overrides}
+    kw: dict[str, Any] = {"help": help_, **({"width": "small"} if kind == "int" else {}), **overrides}
     label = kw.pop("label", label)
     if kind == "prob":
         return st.column_config.NumberColumn(label, format=PROB_FORMAT, **kw)
