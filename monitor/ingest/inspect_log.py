@@ -54,7 +54,7 @@ def _version(path: Path) -> int | None:
             head = f.read(4096).decode("utf-8", "replace")
         import re
 
-        m = re.search(r'"version"\s*:\s*(\d+)', head)
+        m = re.match(r'\s*\{\s*"version"\s*:\s*(\d+)', head.lstrip("\ufeff"))  # inspect_ai writes it first
         return int(m.group(1)) if m else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
@@ -117,11 +117,22 @@ def _sample_rollout(sample: Any, model: str | None, *, source: str, default_labe
     return ImportedRollout(prompt, "", epoch - 1, None, None, "".join(texts), finish, model)
 
 
+def _written_by_petri(log: Any) -> bool:
+    # Petri runs as an Inspect task whose solver is the auditor agent and keeps the target's
+    # conversation in its AuditStore (not checked against a real Petri log here: heuristic).
+    task = str(getattr(log.eval, "task", "") or "").lower()
+    stores = [k for s in (log.samples or [])[:1] for k in (s.store or {})]
+    return "petri" in task or any(str(k).startswith("AuditStore") for k in stores)
+
+
 def read_inspect_rollouts(path: str | Path, *, default_label: Label = "unknown", lenient: bool = False,
                           max_record_bytes: int) -> RolloutSource:
     """Rollouts from one Inspect log file, or every ``*.eval``/``*.json`` log in a directory."""
     root = Path(path)
-    files = sorted([*root.rglob("*.eval"), *root.rglob("*.json")]) if root.is_dir() else [root]
+    if root.is_dir():  # .eval logs, else the .json files that are logs (not e.g. a log directory's listing)
+        files = sorted(root.rglob("*.eval")) or [f for f in sorted(root.rglob("*.json")) if _version(f) is not None]
+    else:
+        files = [root]
     if not files:
         raise InputError(f"{root}: no Inspect logs (*.eval, *.json) found")
     read_eval_log = _import_inspect()
@@ -145,6 +156,9 @@ def read_inspect_rollouts(path: str | Path, *, default_label: Label = "unknown",
                              f"{', '.join(map(str, SUPPORTED_LOG_VERSIONS))})")
         if log.status != "success" and not log.samples:
             raise InputError(f"{name}: the log has status {log.status!r} and no samples; nothing to ingest")
+        if _written_by_petri(log):
+            raise InputError(f"{name}: this Inspect log was written by Petri, whose sample messages are the auditor's, not "
+                             "the target's; ingest Petri's transcript files instead (monitor ingest DIR --format petri)")
         model = log.eval.model
         models.add(model)
         tasks.add(log.eval.task)

@@ -37,7 +37,10 @@ _SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", 
 def detect_format(path: Path) -> str:
     """The format of ``path`` (see the module docstring); InputError when it cannot tell."""
     if path.is_dir():
-        return "inspect" if any(path.rglob("*.eval")) else "petri"
+        if any(path.rglob("*.eval")):
+            return "inspect"
+        first = next(iter(sorted(path.rglob("*.json"))), None)
+        return "inspect" if first is not None and detect_format(first) == "inspect" else "petri"
     suffix = path.suffix.lower()
     if suffix in _SUFFIX:
         return _SUFFIX[suffix]

@@ -107,6 +107,13 @@ def test_inspect_json_log_is_detected_and_reads_the_same(inspect_logs):
     assert a.format == b.format == "inspect"
     key = lambda s: sorted((r.prompt.prompt_id, r.rollout, r.cot, r.response) for r in s.rollouts)  # noqa: E731
     assert key(a) == key(b) and len(a.rollouts) == 4
+    # a directory of .json logs is a folder of Inspect logs; a listing file in it is not read as a log
+    d = json_path.parent / "json_logs"
+    d.mkdir(exist_ok=True)
+    (d / "log.json").write_bytes(json_path.read_bytes())
+    (d / "logs.json").write_text(json.dumps({"log.json": {"version": 2}}))
+    c = read_rollouts(d)
+    assert c.format == "inspect" and key(c) == key(a)
 
 
 def test_unknown_inspect_log_version_is_one_line(inspect_logs, tmp_path, capsys):
@@ -345,3 +352,24 @@ def test_downstream_judge_analysis_report_and_bundle_work_unchanged(loaded_tiny,
     back = import_bundle(export_bundle(run_dir, tmp_path / "b.zip"), tmp_path / "copy")
     assert read_run(back).manifest["imported"] == run.manifest["imported"]
     assert verify_run(back, loaded_tiny, max_rows=None).ok
+
+
+def test_an_inspect_log_written_by_petri_points_to_the_transcripts(inspect_logs, tmp_path):
+    _, json_path, _ = inspect_logs
+    data = json.loads(json_path.read_text())
+    data["eval"]["task"] = "petri/audit"
+    bad = tmp_path / "petri_log.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="written by Petri.*--format petri"):
+        read_rollouts(bad)
+
+
+def test_cli_resume_continues_from_the_recorded_source(loaded_tiny, tiny_model_dir, tmp_path, capsys):
+    src = tmp_path / "s.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in _replication_rows()))
+    cfg = _config(columns="id=qid,rollout=sample_idx,text=question,label=split", batch_size=1)
+    part = ingest_rollouts(loaded_tiny, src, cfg, tmp_path / "part", should_stop=lambda: len(list((tmp_path / "part" / "parts").iterdir())) >= 1).run
+    assert part.status == "running" and len(part.rollouts) == 1
+    assert main(["ingest", "--resume", str(tmp_path / "part"), "--device", "cpu", "--dtype", "fp32"]) == 0, capsys.readouterr().err
+    assert "complete, 2 prompts, 3 rollouts" in capsys.readouterr().out
+    assert verify_run(tmp_path / "part", loaded_tiny, max_rows=None).ok
