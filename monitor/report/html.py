@@ -136,7 +136,7 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
                     "from a documented random process; it is not a model's behaviour.</p>")
     imported = provenance_line(run.manifest)
     if imported:  # rollouts generated elsewhere: say by whom, and which model scored them
-        body.append(f"<p class=banner><b>Imported rollouts.</b> {esc(imported)}</p>")
+        body.append(f"<p class=banner><b>Imported rollouts</b> {esc(imported.removeprefix('Imported rollouts '))}</p>")
     body.append(f"<p>{esc(info['n_prompts'])} prompts ({esc(', '.join(f'{k}: {v}' for k, v in info['labels'].items()))}), "
                 f"{esc(info['n_rollouts'])} rollouts, {esc(info['n_score_rows'])} scored boundaries. Model: <b>{esc(info['model'])}</b>. "
                 f"Status: {esc(info['status'])}. Primary phrase: &ldquo;{esc(primary)}&rdquo;; control phrase: "

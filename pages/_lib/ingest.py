@@ -79,6 +79,8 @@ def import_section(choice: _model.ModelChoice, phrases: list[str], control: str,
             problems = plan_rollouts(records.rollouts)[2]
             if problems and not lenient:
                 raise PromptFileError(str(Path(source).name), problems, "Fix these, or tick 'Skip bad records'.")
+        except PromptFileError as e:  # the same problems, with this page's way to skip them
+            return " ".join(str(PromptFileError(e.source, e.problems, "Fix these, or tick 'Skip bad records'.")).split())
         except MonitorError as e:
             return " ".join(str(e).split())
         st.session_state["run.job_out"] = str(out_dir)

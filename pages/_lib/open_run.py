@@ -150,7 +150,8 @@ def demo_banner(run: runs.Run) -> None:
     imported runs with who generated their rollouts and which model scored them."""
     imported = provenance_line(run.manifest)
     if imported:
-        st.info(f"**Imported rollouts.** {_md_escape(imported)}", icon=":material/input:")
+        rest = imported.removeprefix("Imported rollouts ")
+        st.info(f"**Imported rollouts** {_md_escape(rest)}", icon=":material/input:")
     if is_demo(run):
         what = "synthetic run (numbers drawn from a documented generating process)" if run.manifest.get("synthetic") else "demo model"
         st.info(

@@ -81,6 +81,7 @@ def test_run_page_import_refuses_bad_input_in_one_line(imported_env, tmp_path):
     at.text_input(key="run.ingest.path").input(str(bad))
     at.button(key="run.ingest.start").click().run()
     assert [e.value for e in at.error] and "empty CoT" in at.error[0].value and "\n" not in at.error[0].value
+    assert "tick 'Skip bad records'" in at.error[0].value
     assert not list((tmp_path / "runs").glob("import-*/manifest.json"))
 
 
