@@ -19,10 +19,12 @@ from ..errors import InputError
 from ..prompts.datasets import _content_text, _role, petri_target_states
 from ..prompts.record import Label
 from ..prompts.records import ColumnMapping, Problem, RowError
-from .record import ImportedRollout, RolloutSource, check_record_size, prompt_from_fields
+from .record import ImportedRollout, RolloutSource, check_record_size, prompt_from_fields, record_size
 from .tables import finish_collect
 
 __all__ = ["read_petri_rollouts", "looks_like_petri", "petri_first_reply"]
+
+_MAX_TRANSCRIPT_BYTES = 500_000_000
 
 
 def looks_like_petri(data: Any) -> bool:
@@ -70,7 +72,8 @@ def read_petri_rollouts(path: str | Path, *, default_label: Label = "eval", leni
     for f in files:
         name = f.name if f == root else str(f.relative_to(root))
         try:
-            check_record_size(f.stat().st_size, max_record_bytes)
+            if f.stat().st_size > _MAX_TRANSCRIPT_BYTES:  # a transcript holds the whole audit: only its size is capped
+                raise RowError(f"the transcript is {f.stat().st_size / 1e6:.0f} MB, over the {_MAX_TRANSCRIPT_BYTES / 1e6:.0f} MB limit")
             try:
                 data = json.loads(f.read_text(encoding="utf-8"))
             except UnicodeDecodeError:
@@ -84,6 +87,7 @@ def read_petri_rollouts(path: str | Path, *, default_label: Label = "eval", leni
             except ValueError as e:
                 raise RowError(str(e)) from None
             cot, response = _reply_parts(reply.get("content"))
+            check_record_size(record_size({"messages": history, "cot": cot, "response": response}), max_record_bytes)
             meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
             tid = meta.get("transcript_id") or f.stem
             rec = {"id": f"petri-{tid}", "messages": history, "transcript_file": name,
