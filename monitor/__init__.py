@@ -12,6 +12,7 @@ from .errors import ConfigError, InputError, ModelLoadError, MonitorError, RunFo
 from .engine.forcing import ForcedPhrase, force_phrase
 from .engine.k0 import score_prompts
 from .engine.models import LoadedModel, ModelSpec, load_model
+from .ingest import IngestConfig, ingest_rollouts
 from .runs.pipeline import rescore_run, run_monitor, score_rollout
 from .prompts.input import load_prompt_set, load_prompts, parse_pasted
 from .prompts.record import Prompt
@@ -24,9 +25,9 @@ from .runs.verify import VerifyResult, verify_run
 __all__ = [
     "CONTROL_PHRASE", "FORMAT_VERSION", "PAPER_PHRASES",
     "ConfigError", "InputError", "ModelLoadError", "MonitorError", "RunFormatError",
-    "ForceQuery", "ForcedPhrase", "LoadedModel", "ModelSpec", "Prompt", "RenderedPrompt", "Rollout",
+    "ForceQuery", "ForcedPhrase", "IngestConfig", "LoadedModel", "ModelSpec", "Prompt", "RenderedPrompt", "Rollout",
     "Run", "RunConfig", "Sentence", "ThinkMarkers", "VerifyResult",
-    "force_phrase", "load_model", "load_prompt_set", "load_prompts", "parse_pasted", "read_run",
+    "force_phrase", "ingest_rollouts", "load_model", "load_prompt_set", "load_prompts", "parse_pasted", "read_run",
     "render_prompt", "rescore_run", "run_monitor", "score_naive", "score_packed", "score_prompts",
     "score_rollout", "split_sentences", "verify_run",
 ]

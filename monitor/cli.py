@@ -199,7 +199,7 @@ def cmd_import(args) -> int:
 
 
 # Subcommands contributed by other modules: each exposes register(subparsers).
-_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli")
+_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "monitor.ingest.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

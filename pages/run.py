@@ -13,7 +13,7 @@ from monitor.config import CONTROL_PHRASE, PAPER_PHRASES, RunConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.prompts import prompts_from_frame
 from pages._lib import feedback, open_run, view_state
-from pages._lib import jobs as _jobs, judge as _judge, model as _model
+from pages._lib import ingest as _ingest, jobs as _jobs, judge as _judge, model as _model
 
 view_state.ensure_router()
 
@@ -136,6 +136,9 @@ _jobs.start_button("Start the run", _start, key="run.start", type="primary", ico
                    disabled=busy or ready is None or not phrases)
 job = _jobs.job_panel("run.job", on_done=_open_result)  # here, under Start, where the eye is after a click
 
+# ---------------------------------------------------------------- import rollouts generated elsewhere
+_ingest.import_section(choice, phrases, control, busy=busy)
+
 # ---------------------------------------------------------------- resume
 st.subheader("Resume a stopped run")
 found = runs.list_runs(open_run.runs_dir()) if open_run.runs_dir().is_dir() else pd.DataFrame(columns=["run", "status"])
@@ -170,6 +173,11 @@ else:
 
             job.message = f"loading {rmodel}"
             loaded = _model.as_run_model(_model.get(rchoice), rmodel)
+            if "imported" in manifest:  # rollouts from a file: continue scoring them, never sample
+                from monitor.ingest.driver import imported_source, ingest_rollouts
+
+                return ingest_rollouts(loaded, imported_source(target), None, target, resume=True, progress=job.progress,
+                                       should_stop=job.should_stop).run
             return runs.run_monitor(loaded, None, None, target, resume=True, progress=job.progress, should_stop=job.should_stop)
 
         if not rmodel:

@@ -217,12 +217,11 @@ def _role(message: Mapping[str, Any]) -> str | None:
     return {"human": "user", "ai": "assistant"}.get(role, role) if isinstance(role, str) else None
 
 
-def petri_first_turn(transcript: Mapping[str, Any]) -> tuple[str | None, str]:
-    """(system prompt, first user message) of the target in one Petri transcript.
+def petri_target_states(transcript: Mapping[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
+    """The target's conversation after each edit of a Petri transcript, in order.
 
     Replays the edits of the events whose ``view`` includes ``target`` (``add``, ``reset``,
-    ``rollback``, ``json_patch``) and stops at the first state with a user message: the exact
-    input the target answered first. Raises ``ValueError`` when the transcript has none.
+    ``rollback``, ``json_patch``). Raises ``ValueError`` for a file that is not a transcript.
     """
     events = transcript.get("events")
     if not isinstance(events, list):
@@ -253,7 +252,18 @@ def petri_first_turn(transcript: Mapping[str, Any]) -> tuple[str | None, str]:
                 state = jsonpatch.apply_patch(state, edit.get("patch") or [])
             except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
                 raise ValueError(f"a json_patch edit does not apply ({e})") from None
-        messages = [m for m in state if isinstance(m, Mapping)]
+        else:
+            continue
+        yield [m for m in state if isinstance(m, Mapping)]
+
+
+def petri_first_turn(transcript: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(system prompt, first user message) of the target in one Petri transcript.
+
+    Stops at the first state of :func:`petri_target_states` with a user message: the exact
+    input the target answered first. Raises ``ValueError`` when the transcript has none.
+    """
+    for messages in petri_target_states(transcript):
         user = next((m for m in messages if _role(m) == "user"), None)
         if user is not None:
             text = _content_text(user.get("content"))

@@ -34,6 +34,7 @@ from ..analysis import (
 from ..analysis.scores import boundary_scores, run_phrases
 from ..analysis.summary import public_manifest
 from ..errors import MonitorError
+from ..ingest.provenance import provenance_line
 from ..runs.store import Run
 from .markup import CSS, FigureEmbedder, esc, flatten, fmt, fmt_ci, mark_quote, table
 
@@ -145,6 +146,9 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
         body.append("<p class=banner><b>Synthetic organism.</b> This run comes from the bundled demo model, a tiny model "
                     "trained on generated transcripts whose eval-awareness is known by construction (docs/demo_model.md). "
                     "It exercises the monitor where the ground truth is known; it says nothing about any real model's behaviour.</p>")
+    imported = provenance_line(run.manifest)
+    if imported:  # rollouts generated elsewhere: say by whom, and which model scored them
+        body.append(f"<p class=banner><b>Imported rollouts</b> {esc(imported.removeprefix('Imported rollouts '))}</p>")
     body.append(f"<p>{esc(info['n_prompts'])} prompts ({esc(', '.join(f'{k}: {v}' for k, v in info['labels'].items()))}), "
                 f"{esc(info['n_rollouts'])} rollouts, {esc(info['n_score_rows'])} scored boundaries. Model: <b>{esc(info['model'])}</b>. "
                 f"Status: {esc(info['status'])}. Primary phrase: &ldquo;{esc(primary)}&rdquo;; control phrase: "

@@ -163,6 +163,8 @@ def run_monitor(
     out_dir = Path(out_dir)
     if resume:
         writer = RunWriter(out_dir)
+        if "imported" in writer.manifest:  # its rollouts came from a file: sampling new ones would mix sources
+            raise ConfigError(f"{out_dir} holds imported rollouts; continue it with `monitor ingest --resume {out_dir}`.")
         stored_cfg = RunConfig.from_manifest(writer.manifest)
         if config is not None and config != stored_cfg:
             raise ConfigError(f"{out_dir} was started with other settings; resume it without changing them.")

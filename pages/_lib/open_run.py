@@ -8,12 +8,14 @@ any write) and how an unusable run reaches the user (a message in the page, neve
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
 
 from monitor import runs
 from monitor.errors import MonitorError
+from monitor.ingest.provenance import provenance_line
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RUN = ROOT / "data" / "demo_run"
@@ -138,8 +140,18 @@ def writes_to_bundled_demo(run: runs.Run) -> None:
                    "export a bundle on **Share & export** and work on the imported copy.")
 
 
+def _md_escape(text: str) -> str:
+    # Run-derived text (file and model names) must not become links, images or formatting.
+    return re.sub(r"([\\`*_\[\]()#+\-.!<>|{}$~:])", r"\\\1", text)
+
+
 def demo_banner(run: runs.Run) -> None:
-    """Label results from the demo model / synthetic runs so nobody reads them as a real model's."""
+    """Label results from the demo model / synthetic runs so nobody reads them as a real model's, and
+    imported runs with who generated their rollouts and which model scored them."""
+    imported = provenance_line(run.manifest)
+    if imported:
+        rest = imported.removeprefix("Imported rollouts ")
+        st.info(f"**Imported rollouts** {_md_escape(rest)}", icon=":material/input:")
     if is_demo(run):
         what = "synthetic run (numbers drawn from a documented generating process)" if run.manifest.get("synthetic") else "demo model"
         st.info(
