@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # so pages can import their helpers (pages._lib) 
 
 from pages._lib import cache, feedback, open_run, view_state  # noqa: E402
 from pages._lib import jobs as _jobs  # noqa: E402
+from pages._lib import text as _text  # noqa: E402
 
 st.set_page_config(page_title="Eval-awareness logit monitor", page_icon=":material/monitoring:", layout="wide")
 
@@ -49,11 +50,11 @@ open_run.sync_run_to_url()
 with st.sidebar:
     path = st.session_state["run_path"]
     st.caption("Open run")
-    st.markdown(f"`{path}`")
+    st.markdown(_text.code(path))
     try:
         run = open_run.load_run(open_run.current_key())
         n_phrases = len(cache.index(open_run.current_key()).phrases)
-        st.caption(f"{run.status} · {len(run.prompts)} prompts · {len(run.rollouts)} rollouts · {n_phrases} phrases")
+        st.caption(f"{_text.md(run.status)} · {len(run.prompts)} prompts · {len(run.rollouts)} rollouts · {n_phrases} phrases")
         if open_run.is_demo(run):
             st.caption(":material/science: synthetic organism, not a real model")
     except Exception:  # the page itself explains what is wrong with the run

@@ -12,6 +12,7 @@ from monitor.errors import MonitorError
 from monitor.analysis import record_warning
 from pages._lib import cache, charts, columns, feedback, open_run, view_state
 from pages._lib import tables as _tables
+from pages._lib import text as _text
 
 view_state.ensure_router()
 
@@ -30,13 +31,13 @@ with b2:
 path_b = (typed or "").strip() or picked
 if not path_b:
     st.info("Choose a second run to compare with the open run "
-            f"(`{st.session_state['run_path']}`). New runs appear here once made on the **Run the monitor** page.")
+            f"({_text.code(st.session_state['run_path'])}). New runs appear here once made on the **Run the monitor** page.")
     st.stop()
 try:
     key_b = open_run.run_key(path_b)
     run_b = open_run.load_run(key_b)
 except MonitorError as e:
-    st.error(f"Cannot open run B `{path_b}`: {e}")
+    st.error(f"Cannot open run B {_text.code(path_b)}: {_text.md(e)}")
     st.stop()
 
 phrases_a, phrases_b = cache.index(key_a).phrases, cache.index(key_b).phrases
@@ -57,9 +58,9 @@ for col, name, run, key, phrase in ((cols[0], "A", run_a, key_a, phrase_a), (col
     with col:
         model = (run.manifest.get("model") or {}).get("id", "?")
         st.subheader(f"Run {name}")
-        st.caption(f"`{run.path}`")
+        st.caption(_text.code(run.path))
         open_run.demo_banner(run)
-        st.markdown(f"**Model**: `{model}`")  # in full: a truncated metric hid which model it was
+        st.markdown(f"**Model**: {_text.code(model)}")  # in full: a truncated metric hid which model it was
         m = st.columns(2)
         m[0].metric("Prompts", len(run.prompts))
         m[1].metric("Rollouts", len(run.rollouts))

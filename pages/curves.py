@@ -7,6 +7,7 @@ import streamlit as st
 from monitor.report import figures
 from pages._lib import annotations as _annotations, transcript as _transcript
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, tokens, view_state
+from pages._lib import text as _text
 
 run, key, ix = page_frame.run_page("Curves")
 if not len(run.rollouts):
@@ -68,7 +69,7 @@ with left:
                    "click it to bring the sentence into view. Orange sentences were flagged by the judge.")
 with right:
     meta = run.rollouts.iloc[ix.rollout_row[(pid, rollout)]]
-    st.markdown(f"**Chain of thought** · {n_sent} sentences · finished by `{meta['finish_reason']}`"
+    st.markdown(f"**Chain of thought** · {n_sent} sentences · finished by {_text.code(meta['finish_reason'])}"
                 + (" · **CoT cut off before the think-close marker**" if bool(meta.get("cot_truncated", False)) else ""))
     with st.container(height=520, key="transcript_box"):
         st.html(_transcript.transcript_html(str(meta["cot_text"]), sents, selected=sel))
@@ -91,7 +92,7 @@ if sel is not None:
 with st.expander("The prompt", icon=":material/chat:"):
     prow = run.prompts.iloc[ix.prompt_row[pid]]
     st.text(str(prow["text"]))
-    st.caption(f"label: {prow['label']} · source: {prow.get('source', '')}")
+    st.caption(f"label: {_text.md(prow['label'])} · source: {_text.md(prow.get('source', ''))}")
 
 with st.expander("Notes", icon=":material/sticky_note_2:"):
     level = st.segmented_control("Attach a note to", ["prompt", "rollout", "sentence"], default="rollout", key="note_level")

@@ -13,6 +13,7 @@ from monitor import runs
 from monitor.errors import MonitorError
 from pages._lib import cache, columns, feedback, open_run, view_state
 from pages._lib import summary as _summary
+from pages._lib import text as _text
 
 view_state.ensure_router()
 
@@ -97,7 +98,7 @@ with headline_box:
         summ = cache.analysis(key, "summarize")
         headline = _summary.headline_table(summ)
         for why in _summary.unavailable_tasks(summ):
-            st.caption(f"Not scored: {why}")
+            st.caption(f"Not scored: {_text.md(why)}")
         for warning in _summary.small_sample_warnings(summ):
             st.warning(warning, icon=":material/warning:")
         if len(headline):
@@ -113,12 +114,12 @@ with headline_box:
 with right:
     st.subheader("Run")
     st.markdown(
-        f"- **Model**: `{model.get('id', '?')}`" + (f" @ `{model['revision']}`" if model.get("revision") else "")
-        + f" ({model.get('dtype', '?')}, {model.get('device', '?')})\n"
-        f"- **Sampling**: k = {sampling.get('rollouts', '?')}, temperature {sampling.get('temperature', '?')}, "
-        f"top-p {sampling.get('top_p', '?')}, top-k {sampling.get('top_k', '?')}, ≤ {sampling.get('max_new_tokens', '?')} new tokens, seed {sampling.get('seed', '?')}\n"
-        f"- **Status**: {run.status}\n"
-        f"- **Directory**: `{run.path}`"
+        f"- **Model**: {_text.code(model.get('id', '?'))}" + (f" @ {_text.code(model['revision'])}" if model.get("revision") else "")
+        + f" ({_text.md(model.get('dtype', '?'))}, {_text.md(model.get('device', '?'))})\n"
+        f"- **Sampling**: k = {_text.md(sampling.get('rollouts', '?'))}, temperature {_text.md(sampling.get('temperature', '?'))}, "
+        f"top-p {_text.md(sampling.get('top_p', '?'))}, top-k {_text.md(sampling.get('top_k', '?'))}, ≤ {_text.md(sampling.get('max_new_tokens', '?'))} new tokens, seed {_text.md(sampling.get('seed', '?'))}\n"
+        f"- **Status**: {_text.md(run.status)}\n"
+        f"- **Directory**: {_text.code(run.path)}"
     )
     st.markdown("**Phrases**")
     st.markdown("\n".join(f"- {open_run.phrase_label(p, run, ix.phrases)}" for p in ix.phrases) or "_none_")

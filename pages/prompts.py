@@ -14,6 +14,7 @@ from monitor import prompts as pi
 from monitor.errors import InputError
 from monitor.prompts import LABELS, prompts_from_frame, prompts_to_frame
 from pages._lib import feedback, open_run, view_state
+from pages._lib import text as _text
 
 view_state.ensure_router()
 
@@ -152,7 +153,7 @@ with tab_dataset:
                 _problem(e)
 with tab_run:
     run_path = st.session_state.get("run_path") or open_run.default_run_path()
-    st.caption(f"Reuse the prompts of the open run `{run_path}` (e.g. to run them on another model).")
+    st.caption(f"Reuse the prompts of the open run {_text.code(run_path)} (e.g. to run them on another model).")
     if st.button("Use these prompts", key="prompts.from_run", icon=":material/input:"):
         with feedback.guard("Loading the run's prompts"):
             run = open_run.load_run(open_run.current_key())
@@ -164,9 +165,9 @@ if base is None:
     st.stop()
 
 rep = st.session_state.get("prompts.report") or {}
-st.subheader(f"{len(base)} prompts from {st.session_state.get('prompts.origin', '?')}")
+st.subheader(f"{len(base)} prompts from {_text.md(st.session_state.get('prompts.origin', '?'))}")
 for w in rep.get("warnings", [])[:20]:
-    st.warning(w)
+    st.warning(_text.md(w))
 if rep.get("excluded"):
     with st.expander(f"{len(rep['excluded'])} prompts excluded"):
         st.text("\n".join(rep["excluded"]))

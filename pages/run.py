@@ -14,6 +14,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.prompts import prompts_from_frame
 from pages._lib import feedback, open_run, view_state
 from pages._lib import ingest as _ingest, jobs as _jobs, judge as _judge, model as _model
+from pages._lib import text as _text
 
 view_state.ensure_router()
 
@@ -49,8 +50,8 @@ if ready is None:
             st.rerun()
 else:
     counts = ready["label"].value_counts()
-    st.markdown(f"**Prompts**: {len(ready)} from {st.session_state.get('prompts.origin', 'the Prompts page')} ("
-                + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
+    st.markdown(f"**Prompts**: {len(ready)} from {_text.md(st.session_state.get('prompts.origin', 'the Prompts page'))} ("
+                + ", ".join(f"{v} {_text.md(k)}" for k, v in counts.items()) + ")")
 
 st.markdown("**Model**")
 choice = _model.model_inputs("run", default_id=_model.default_model())
@@ -150,14 +151,14 @@ try:  # the open run too, when it is one that stopped (e.g. opened from elsewher
 except MonitorError:
     pass
 if not stopped:
-    st.caption(f"No stopped runs under `{open_run.runs_dir()}`. A cancelled or interrupted run appears here; resuming skips the "
+    st.caption(f"No stopped runs under {_text.code(open_run.runs_dir())}. A cancelled or interrupted run appears here; resuming skips the "
                "prompts already written.")
 else:
     target = st.selectbox("Run to resume", stopped, key="run.resume_target", format_func=lambda p: Path(p).name)
     try:
         manifest = runs.read_manifest(target)
         rmodel = str((manifest.get("model") or {}).get("id", ""))
-        st.caption(f"model `{rmodel}` · phrases {manifest.get('phrases')} · k = {(manifest.get('sampling') or {}).get('rollouts')}")
+        st.caption(f"model {_text.code(rmodel)} · phrases {_text.md(manifest.get('phrases'))} · k = {_text.md((manifest.get('sampling') or {}).get('rollouts'))}")
     except MonitorError as e:
         st.error(str(e))
         rmodel = ""

@@ -8,6 +8,7 @@ from monitor.report import figures
 from monitor.analysis import record_warning
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import summary as _summary
+from pages._lib import text as _text
 
 run, key, ix = page_frame.run_page("Scores & ROC", need_scores=True)
 
@@ -63,7 +64,7 @@ with feedback.guard("The prompt table"):
         pid = str(shown.iloc[rows[0]]["prompt_id"])
         with st.container(border=True, key="drill"):
             p = run.prompts.iloc[ix.prompt_row[pid]]
-            st.markdown(f"**{pid}** · {p['label']}")
+            st.markdown(f"**{_text.md(pid)}** · {_text.md(p['label'])}")
             st.text(str(p["text"])[:2000])
             best = cache.table(key, "prompt_rollouts", prompt_id=pid, phrase=phrase)
             st.dataframe(best, key="drill_rollouts", hide_index=True, column_config=columns.config(best.columns),
@@ -80,7 +81,7 @@ with left:
         ctable = _summary.controls_table(ctl)
         st.dataframe(ctable, key="controls_table", hide_index=True, column_config=columns.config(ctable.columns))
         for note in ctl.get("notes") or []:
-            st.caption(f"Note: {note}")
+            st.caption(f"Note: {_text.md(note)}")
         st.caption("A monitor that only tracks prompt length would show a length baseline as good as the phrase, "
                    "a primary − control difference near 0, and a length-residualized AUROC near 0.5.")
 with right:
@@ -108,7 +109,7 @@ else:
         st.text(str(f["judge_quote"]))
         st.caption("Sentence")
         st.text(str(f["text"]))
-        st.page_link("pages/curves.py", label=f"Open {f['prompt_id']} rollout {int(f['rollout'])} at sentence {int(f['sentence'])}",
+        st.page_link("pages/curves.py", label=f"Open {_text.md(f['prompt_id'])} rollout {int(f['rollout'])} at sentence {int(f['sentence'])}",
                      icon=":material/show_chart:",
                      query_params={"prompt": f["prompt_id"], "rollout": str(int(f["rollout"])), "sentence": str(int(f["sentence"])), "phrase": phrase})
     with feedback.guard("The verbalization scores"):

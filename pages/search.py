@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages._lib import cache, columns, open_run, page_frame, view_state
 from pages._lib import tables as _tables
+from pages._lib import text as _text
 
 run, key, ix = page_frame.run_page("Search CoT sentences")
 if not len(run.sentences):
@@ -56,7 +57,7 @@ event = st.dataframe(
 )
 if event is not None and event.selection.rows:
     r = shown.iloc[event.selection.rows[0]]
-    st.page_link("pages/curves.py", label=f"Open {r['prompt_id']} rollout {int(r['rollout'])} at sentence {int(r['sentence'])} on Curves",
+    st.page_link("pages/curves.py", label=f"Open {_text.md(r['prompt_id'])} rollout {int(r['rollout'])} at sentence {int(r['sentence'])} on Curves",
                  icon=":material/show_chart:",
                  query_params={"prompt": r["prompt_id"], "rollout": str(int(r["rollout"])), "sentence": str(int(r["sentence"])), "phrase": phrase})
 st.download_button("Download matches (CSV)", data=lambda: hits.to_csv(index=False).encode(), file_name="sentences.csv", mime="text/csv",

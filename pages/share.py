@@ -75,11 +75,29 @@ if not len(notes):
     st.caption("No notes yet. Add them on the Curves page (on a prompt, a rollout or a sentence) or below; they are saved "
                "with the run and appear in the report.")
 else:
-    ev = st.dataframe(notes, key="share.notes", hide_index=True, on_select="rerun", selection_mode="multi-row")
-    if ev is not None and ev.selection.rows:
-        if st.button(f"Delete {len(ev.selection.rows)} selected note(s)", key="share.delete", icon=":material/delete:"):
+    # A selection is row positions in the table as the user saw it (the previous script run); map
+    # them through the note ids shown then, so a note deleted meanwhile by another session cannot
+    # shift the selection onto a different note. Deletion is by id.
+    shown_ids = st.session_state.get("share.notes_shown") or notes["note_id"].tolist()
+    st.session_state["share.notes_shown"] = notes["note_id"].tolist()
+    ev = st.dataframe(notes.drop(columns=["note_id"]), key="share.notes", hide_index=True, on_select="rerun",
+                      selection_mode="multi-row")
+    rows = tuple(ev.selection.rows) if ev is not None else ()
+    before = st.session_state.get("share.notes_picked")
+    if before is not None and before[0] == rows:
+        picked = list(before[1])  # the same selection as in an earlier run: keep the ids it meant then
+    else:
+        picked = [shown_ids[r] for r in rows if r < len(shown_ids)]
+        st.session_state["share.notes_picked"] = (rows, tuple(picked))
+    if picked:
+        if shown_ids != notes["note_id"].tolist():
+            st.warning("The notes changed in another session since you selected; the selection still means the notes "
+                       "you selected (those still there).")
+        if st.button(f"Delete {len(picked)} selected note(s)", key="share.delete", icon=":material/delete:"):
             with feedback.guard("Deleting notes"):
-                _annotations.delete_notes(run, list(ev.selection.rows))
+                _annotations.delete_notes(run, picked)
+                st.session_state.pop("share.notes_shown", None)
+                st.session_state.pop("share.notes_picked", None)
                 st.rerun()
 with st.expander("Add a note on a prompt", icon=":material/add_comment:"):
     pid = st.selectbox("Prompt", run.prompts["prompt_id"].tolist(), key="share.note_prompt")

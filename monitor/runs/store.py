@@ -7,7 +7,8 @@ A run directory holds everything needed to reproduce and review a result::
     rollouts.parquet     prompt_id, rollout, prompt_token_ids, completion_token_ids, cot_text, ...
     sentences.parquet    prompt_id, rollout, sentence, text, char_start, char_end, boundary_token
     scores.parquet       prompt_id, rollout, sentence, phrase, forced_token_ids, token_logprobs, logprob
-    annotations.parquet  (optional) reviewer notes on a prompt, rollout or sentence
+    annotations.parquet  (optional) reviewer notes on a prompt, rollout or sentence, by note_id
+    .lock                the writer's lock file (``filelock``; not part of a bundle)
 
 While a run is going, results are written append-only as *units* (one batch of rollouts of one
 prompt) under ``parts/<unit>/``; each unit directory appears atomically (written under a temporary
@@ -15,6 +16,12 @@ name, then renamed), so a ``kill -9`` loses at most the unit in flight and a res
 which units exist. :meth:`RunWriter.finalize` consolidates the parts into the four tables above,
 marks the manifest ``complete`` and removes the parts. Readers accept either state, and any
 directory with just the documented files and a minimal manifest (``{"format_version": 1}``).
+
+One writer at a time: a run, a resume, a judge pass or a rescore holds :func:`run_lock` (an OS file
+lock via ``filelock``, released when the process ends, even on ``kill -9``) for as long as it writes;
+a second one is refused at once with :class:`RunLockedError`. Short read-modify-write updates of a
+table (notes) take :func:`table_lock`, which waits a few seconds. A new run goes only into a
+directory that does not exist or is empty (:func:`check_new_run_dir`).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +45,15 @@ __all__ = [
     "FORMAT_VERSION",
     "TABLES",
     "REQUIRED_COLUMNS",
+    "ANNOTATION_COLUMNS",
     "Run",
+    "RunLockedError",
     "RunWriter",
+    "add_annotation",
+    "check_new_run_dir",
+    "delete_annotations",
+    "run_lock",
+    "table_lock",
     "read_manifest",
     "read_run",
     "write_manifest",
@@ -46,6 +63,8 @@ __all__ = [
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PARTS = "parts"
+LOCK = ".lock"
+TABLE_LOCK = ".tables.lock"
 TABLES = ("prompts", "rollouts", "sentences", "scores")
 # Tables written per unit while a run goes (prompts are written once, at creation).
 UNIT_TABLES = ("rollouts", "sentences", "scores")
@@ -56,6 +75,88 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sentences": ("prompt_id", "rollout", "sentence", "text", "char_start", "char_end", "boundary_token"),
     "scores": ("prompt_id", "rollout", "sentence", "phrase", "forced_token_ids", "token_logprobs", "logprob"),
 }
+
+
+ANNOTATION_COLUMNS = ["note_id", "prompt_id", "rollout", "sentence", "note", "author", "created"]
+
+
+class RunLockedError(RunFormatError):
+    """Another process (or job) is writing this run directory right now."""
+
+
+@contextmanager
+def run_lock(run_dir: str | Path, *, what: str = "write") -> Iterator[None]:
+    """Hold the run directory's writer lock, or raise :class:`RunLockedError` at once.
+
+    Used by everything that writes a run for more than a moment (``run``/``--resume``, judging,
+    rescoring), so two of them never interleave their writes.
+    """
+    from filelock import FileLock, Timeout
+
+    run_dir = Path(run_dir)
+    lock = FileLock(str(run_dir / LOCK), timeout=0, thread_local=False, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunLockedError(
+            f"{run_dir} is being written by another process or job (its lock file {LOCK} is held); "
+            f"wait until it finishes before you {what} it."
+        ) from None
+    except OSError as e:
+        raise RunFormatError(f"{run_dir}: cannot lock the run directory ({e.strerror or e}); is it writable?") from None
+    try:
+        yield
+    finally:
+        # Remove the file while still holding the lock, so a finished run keeps only its documented
+        # files. A second writer never waits for this lock (timeout 0), so it cannot end up holding
+        # the removed file's lock while a third takes a new one, except within the microseconds
+        # between its open() and its lock call.
+        try:
+            os.unlink(run_dir / LOCK)
+        except OSError:
+            pass
+        lock.release()
+
+
+@contextmanager
+def table_lock(run_dir: str | Path, *, timeout: float = 30.0) -> Iterator[None]:
+    """Serialize short read-modify-write updates of a run's tables (e.g. two sessions saving notes)."""
+    from filelock import FileLock, Timeout
+
+    run_dir = Path(run_dir)
+    try:
+        with FileLock(str(run_dir / TABLE_LOCK), timeout=timeout, is_singleton=False):
+            yield
+    except Timeout:
+        raise RunLockedError(f"{run_dir}: another session kept the notes locked for {timeout:.0f} s; try again.") from None
+
+
+def check_new_run_dir(run_dir: str | Path) -> Path:
+    """The directory a new run may be written to: it must not exist or be empty.
+
+    Raises :class:`RunFormatError` with the fix for a directory that holds a run or anything else,
+    a path that is a file or lies under one, and a location that cannot be created.
+    """
+    run_dir = Path(run_dir)
+    for parent in [run_dir, *run_dir.parents]:
+        if parent.exists() and not parent.is_dir():
+            where = "is a file" if parent == run_dir else f"lies under {parent}, which is a file"
+            raise RunFormatError(f"{run_dir} {where}; choose a new directory for the run.")
+        if parent.exists():
+            break
+    if run_dir.is_dir():
+        if (run_dir / MANIFEST).exists():
+            raise RunFormatError(f"{run_dir} already holds a run. Use --resume {run_dir} to continue it, or choose a new --out.")
+        try:
+            entries = [p.name for p in run_dir.iterdir() if p.name not in (LOCK, TABLE_LOCK)]
+        except OSError as e:
+            raise RunFormatError(f"{run_dir}: cannot be read ({e.strerror or e}); choose another directory.") from None
+        if entries:
+            raise RunFormatError(
+                f"{run_dir} is not empty ({len(entries)} entries, e.g. {sorted(entries)[0]!r}); a new run goes only into a "
+                "new or empty directory, so nothing there is overwritten. Choose a new --out."
+            )
+    return run_dir
 
 
 @dataclass
@@ -225,9 +326,7 @@ def read_run(run_dir: str | Path, *, lists: bool = True) -> Run:
         if len(tables[name]):
             tables[name]["prompt_id"] = tables[name]["prompt_id"].astype(str)
     ann_path = run_dir / "annotations.parquet"
-    annotations = _read_parquet(ann_path) if ann_path.is_file() else pd.DataFrame(
-        columns=["prompt_id", "rollout", "sentence", "note", "author", "created"]
-    )
+    annotations = _norm_annotations(_read_parquet(ann_path)) if ann_path.is_file() else _norm_annotations(pd.DataFrame())
     if not (run_dir / "rollouts.parquet").is_file() and units:
         order = {pid: i for i, pid in enumerate(tables["prompts"]["prompt_id"])}
         for name in UNIT_TABLES:
@@ -236,22 +335,43 @@ def read_run(run_dir: str | Path, *, lists: bool = True) -> Run:
 
 
 class RunWriter:
-    """Append-only writer for a run in progress; safe against ``kill -9`` at any moment."""
+    """Append-only writer for a run in progress; safe against ``kill -9`` at any moment.
+
+    It holds the run's writer lock (:func:`run_lock`) from construction until :meth:`finalize` or
+    :meth:`close` (or the end of the process), so a second writer is refused with a clear message.
+    """
 
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir)
         self.manifest = read_manifest(self.path)
+        self._lock = run_lock(self.path, what="resume or judge")
+        self._lock.__enter__()
+
+    def close(self) -> None:
+        """Release the writer lock (the run can be resumed or judged by someone else)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
     @classmethod
     def create(cls, run_dir: str | Path, manifest: dict[str, Any], prompts: pd.DataFrame) -> "RunWriter":
-        """Start a new run. Refuses to write into a directory that already holds a run."""
-        run_dir = Path(run_dir)
-        if (run_dir / MANIFEST).exists():
-            raise RunFormatError(f"{run_dir} already holds a run. Use --resume {run_dir} to continue it, or choose a new --out.")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / PARTS).mkdir(exist_ok=True)
-        write_table(run_dir, "prompts", prompts)
-        write_manifest(run_dir, {**manifest, "format_version": FORMAT_VERSION, "status": "running"})
+        """Start a new run in a directory that does not exist or is empty (:func:`check_new_run_dir`)."""
+        run_dir = check_new_run_dir(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFormatError(f"{run_dir}: cannot create the run directory ({e.strerror or e}); choose another --out.") from None
+        with run_lock(run_dir, what="start a run in"):
+            check_new_run_dir(run_dir)  # again under the lock: two runs started at once into one directory
+            (run_dir / PARTS).mkdir(exist_ok=True)
+            write_table(run_dir, "prompts", prompts)
+            write_manifest(run_dir, {**manifest, "format_version": FORMAT_VERSION, "status": "running"})
         return cls(run_dir)
 
     def done_units(self) -> set[str]:
@@ -288,4 +408,57 @@ class RunWriter:
             write_table(self.path, name, getattr(run, name))
         self.update_manifest(status="complete", **manifest_fields)
         shutil.rmtree(self.path / PARTS, ignore_errors=True)
+        self.close()
         return read_run(self.path)
+
+
+def _note_id(row: pd.Series) -> str:
+    # Notes saved before ids existed get one derived from their content, so it is the same in
+    # every session that reads the table (and never depends on the row's position).
+    import hashlib
+
+    blob = json.dumps([None if pd.isna(row.get(c)) else str(row.get(c)) for c in ANNOTATION_COLUMNS[1:]])
+    return "n" + hashlib.sha256(blob.encode()).hexdigest()[:15]
+
+
+def _norm_annotations(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.reindex(columns=ANNOTATION_COLUMNS) if len(df.columns) else pd.DataFrame(columns=ANNOTATION_COLUMNS)
+    df["rollout"] = pd.array(pd.to_numeric(df["rollout"], errors="coerce"), dtype="Int64")
+    df["sentence"] = pd.array(pd.to_numeric(df["sentence"], errors="coerce"), dtype="Int64")
+    for c in ("note_id", "prompt_id", "note", "author", "created"):
+        df[c] = df[c].astype("string")
+    missing = df["note_id"].isna()
+    if missing.any():
+        df.loc[missing, "note_id"] = df[missing].apply(_note_id, axis=1).astype("string")
+    return df.reset_index(drop=True)
+
+
+def _read_annotations(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "annotations.parquet"
+    return _norm_annotations(_read_parquet(path) if path.is_file() else pd.DataFrame())
+
+
+def add_annotation(run_dir: str | Path, *, prompt_id: str, rollout: int | None, sentence: int | None, note: str,
+                   author: str, created: str) -> pd.DataFrame:
+    """Append one note (with a new stable ``note_id``) to ``annotations.parquet``; returns the table.
+
+    The read-modify-write runs under :func:`table_lock` and ends in an atomic replace, so notes
+    saved by two sessions at the same moment are both kept.
+    """
+    run_dir = Path(run_dir)
+    row = pd.DataFrame([{"note_id": uuid.uuid4().hex[:16], "prompt_id": prompt_id, "rollout": rollout, "sentence": sentence,
+                         "note": note, "author": author, "created": created}])
+    with table_lock(run_dir):
+        new = pd.concat([_read_annotations(run_dir), _norm_annotations(row)], ignore_index=True)
+        write_table(run_dir, "annotations", new)
+    return new
+
+
+def delete_annotations(run_dir: str | Path, note_ids: list[str]) -> pd.DataFrame:
+    """Remove the notes with these ids (ids no longer there are ignored); returns the table."""
+    run_dir = Path(run_dir)
+    with table_lock(run_dir):
+        df = _read_annotations(run_dir)
+        df = df[~df["note_id"].isin([str(i) for i in note_ids])].reset_index(drop=True)
+        write_table(run_dir, "annotations", df)
+    return df

@@ -1,7 +1,10 @@
 """Reviewer notes on a prompt, a rollout or a sentence, saved with the run (``annotations.parquet``).
 
-Writes go through :func:`monitor.runs.write_table`, so the HTML report and any other copy of the app
-see the same notes. Notes are shown as plain text (Streamlit escapes it), never as HTML.
+Writes go through :func:`monitor.runs.store.add_annotation` / ``delete_annotations`` (under the
+run's table lock, atomic), so notes two sessions save at once are both kept, and the HTML report
+and any other copy of the app see the same notes. A note is addressed by its stable ``note_id``,
+never by its row position, so a deletion in one session cannot remove another note in another.
+Notes and authors are shown as plain text, never as Markdown or HTML.
 """
 
 from __future__ import annotations
@@ -14,18 +17,15 @@ import streamlit as st
 
 from monitor import runs
 from monitor.errors import InputError
+from monitor.runs import store
+from pages._lib import text as _text
 
-COLUMNS = ["prompt_id", "rollout", "sentence", "note", "author", "created"]
+COLUMNS = store.ANNOTATION_COLUMNS
 MAX_NOTE = 5000
 
 
 def _norm(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.reindex(columns=COLUMNS) if len(df.columns) else pd.DataFrame(columns=COLUMNS)
-    df["rollout"] = pd.array(df["rollout"], dtype="Int64")
-    df["sentence"] = pd.array(df["sentence"], dtype="Int64")
-    for c in ("prompt_id", "note", "author", "created"):
-        df[c] = df[c].astype("string")
-    return df
+    return store._norm_annotations(df)
 
 
 def notes_for(annotations: pd.DataFrame, prompt_id: str | None = None, rollout: int | None = None, sentence: int | None = None) -> pd.DataFrame:
@@ -48,24 +48,16 @@ def add_note(run: runs.Run, *, prompt_id: str, rollout: int | None, sentence: in
         raise InputError(f"The note has {len(note)} characters; keep it under {MAX_NOTE}.")
     if prompt_id not in set(run.prompts["prompt_id"]):
         raise InputError(f"Prompt {prompt_id!r} is not in this run.")
-    row = pd.DataFrame([{
-        "prompt_id": prompt_id,
-        "rollout": rollout,
-        "sentence": sentence,
-        "note": note,
-        "author": (author or "").strip() or "anonymous",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }])
-    new = pd.concat([_norm(run.annotations.copy()), _norm(row)], ignore_index=True)
-    runs.write_table(run.path, "annotations", new)
-    return new
+    return store.add_annotation(
+        run.path, prompt_id=prompt_id, rollout=rollout, sentence=sentence, note=note,
+        author=(author or "").strip() or "anonymous",
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
-def delete_notes(run: runs.Run, rows: list[int]) -> pd.DataFrame:
-    """Remove notes by their row position in the run's annotations table."""
-    df = _norm(run.annotations.copy()).drop(index=rows, errors="ignore").reset_index(drop=True)
-    runs.write_table(run.path, "annotations", df)
-    return df
+def delete_notes(run: runs.Run, note_ids: list[str]) -> pd.DataFrame:
+    """Remove the notes with these ids (a note another session already removed is ignored)."""
+    return store.delete_annotations(run.path, list(note_ids))
 
 
 def _default_author() -> str:
@@ -80,10 +72,10 @@ def note_box(run: runs.Run, *, prompt_id: str, rollout: int | None = None, sente
     where = f"prompt {prompt_id}" + (f", rollout {rollout}" if rollout is not None else "") + (f", sentence {sentence}" if sentence is not None else "")
     existing = notes_for(run.annotations, prompt_id, rollout, sentence)
     for r in existing.itertuples(index=False):
-        st.markdown(f":material/sticky_note_2: **{r.author}** · {r.created}")
+        st.markdown(f":material/sticky_note_2: **{_text.md(r.author)}** · {_text.md(r.created)}")
         st.text(str(r.note))
     with st.form(key=f"{key}.form", clear_on_submit=True, border=False):
-        note = st.text_area(f"Note on {where}", key=f"{key}.note", height=80, max_chars=MAX_NOTE)
+        note = st.text_area(f"Note on {_text.md(where)}", key=f"{key}.note", height=80, max_chars=MAX_NOTE)
         author = st.text_input("Author", key=f"{key}.author", value=_default_author())
         if st.form_submit_button("Save note", icon=":material/save:", key=f"{key}.save"):
             try:

@@ -10,6 +10,7 @@ from typing import Iterator
 import streamlit as st
 
 from monitor.errors import MonitorError
+from pages._lib import text as _text
 
 log = logging.getLogger("monitor.app")
 
@@ -24,11 +25,11 @@ def guard(what: str = "This step") -> Iterator[None]:
     try:
         yield
     except MonitorError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(_text.md(e), icon=":material/error:")
     except Exception as e:  # a bug: log the traceback for the developer, keep the page usable
         log.exception("%s failed", what)
         st.error(
-            f"{what} failed unexpectedly ({type(e).__name__}: {e}). This is a bug in the tool; "
+            f"{_text.md(what)} failed unexpectedly ({type(e).__name__}: {_text.md(e)}). This is a bug in the tool; "
             "the details are in the server log.",
             icon=":material/bug_report:",
         )

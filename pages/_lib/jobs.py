@@ -21,6 +21,7 @@ from typing import Any, Callable, Literal
 import streamlit as st
 
 from monitor.errors import MonitorError
+from pages._lib import text as _text
 
 log = logging.getLogger("monitor.app")
 
@@ -229,11 +230,11 @@ def job_panel(session_key: str, *, cancellable: bool = True, on_done: Callable[[
                 st.session_state[f"{session_key}.seen"] = job.id
                 st.rerun()
             if job.state == "done":
-                st.success(f"Finished: {job.label} ({fmt_duration(job.elapsed)}).", icon=":material/check_circle:")
+                st.success(f"Finished: {_text.md(job.label)} ({fmt_duration(job.elapsed)}).", icon=":material/check_circle:")
             elif job.state == "cancelled":
-                st.warning(f"Cancelled: {job.label} after {job.done}/{job.total}. Finished units are kept; resume to continue.")
+                st.warning(f"Cancelled: {_text.md(job.label)} after {job.done}/{job.total}. Finished units are kept; resume to continue.")
             else:
-                st.error(f"Failed: {job.label}: {job.error}")
+                st.error(f"Failed: {_text.md(job.label)}: {_text.md(job.error)}")
             if on_done is not None:
                 on_done(job)
 

@@ -8,7 +8,6 @@ any write) and how an unusable run reaches the user (a message in the page, neve
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +15,7 @@ import streamlit as st
 from monitor import runs
 from monitor.errors import MonitorError
 from monitor.ingest.provenance import provenance_line
+from pages._lib import text as _text
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RUN = ROOT / "data" / "demo_run"
@@ -119,7 +119,7 @@ def require_run() -> tuple[runs.Run, RunKey]:
                 "**Home** page (a run directory or an uploaded bundle), or make one on the **Run** page."
             )
         else:
-            st.error(f"Cannot open the run `{path}`: {e}")
+            st.error(f"Cannot open the run {_text.code(path)}: {_text.md(e)}")
         st.page_link("pages/home.py", label="Choose a run on the Home page", icon=":material/home:")
         st.stop()
     raise AssertionError("unreachable")
@@ -140,18 +140,13 @@ def writes_to_bundled_demo(run: runs.Run) -> None:
                    "export a bundle on **Share & export** and work on the imported copy.")
 
 
-def _md_escape(text: str) -> str:
-    # Run-derived text (file and model names) must not become links, images or formatting.
-    return re.sub(r"([\\`*_\[\]()#+\-.!<>|{}$~:])", r"\\\1", text)
-
-
 def demo_banner(run: runs.Run) -> None:
     """Label results from the demo model / synthetic runs so nobody reads them as a real model's, and
     imported runs with who generated their rollouts and which model scored them."""
     imported = provenance_line(run.manifest)
     if imported:
         rest = imported.removeprefix("Imported rollouts ")
-        st.info(f"**Imported rollouts** {_md_escape(rest)}", icon=":material/input:")
+        st.info(f"**Imported rollouts** {_text.md(rest)}", icon=":material/input:")
     if is_demo(run):
         what = "synthetic run (numbers drawn from a documented generating process)" if run.manifest.get("synthetic") else "demo model"
         st.info(

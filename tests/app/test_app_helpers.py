@@ -264,7 +264,10 @@ def test_notes_are_saved_with_the_run(app_run, tmp_path):
         add_note(run, prompt_id=pid, rollout=None, sentence=None, note="  ", author="x")
     with pytest.raises(InputError, match="not in this run"):
         add_note(run, prompt_id="no-such-prompt", rollout=None, sentence=None, note="x", author="x")
-    delete_notes(run, [0])
+    first = read_run(d).annotations["note_id"].iloc[0]  # notes are addressed by id, never by row position
+    delete_notes(run, [first])
+    assert list(read_run(d).annotations["note"]) == ["this sentence"]
+    delete_notes(run, [first])  # already gone (e.g. another session deleted it): nothing else is touched
     assert list(read_run(d).annotations["note"]) == ["this sentence"]
 
 
