@@ -91,9 +91,11 @@ def cmd_run(args) -> int:
     from .runs.pipeline import run_monitor
 
     if args.resume:
-        from .runs.store import read_manifest
+        from .runs.store import read_manifest, run_lock
 
         manifest = read_manifest(args.resume)
+        with run_lock(args.resume, what="resume"):  # fail before loading the model if another writer has it
+            pass
         if args.model is None:
             args.model = manifest.get("model", {}).get("id")
         loaded = _load(args)
@@ -114,6 +116,9 @@ def cmd_run(args) -> int:
             control_phrase=args.control_phrase, memory_budget_mb=args.memory_budget_mb,
             long_prompts="skip" if args.skip_long else "error",
         )
+        from .runs.store import check_new_run_dir
+
+        check_new_run_dir(args.out)  # before loading anything: a new run never overwrites a folder
         prompts = _prompts(args)
         loaded = _load(args)
         bar = _Bar("rollout")
@@ -223,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="rollouts of a prompt generated together (default 8)")
     p.add_argument("--memory-budget-mb", type=float, default=2048, help="memory budget of a packed scoring pass (default 2048)")
     p.add_argument("--skip-long", action="store_true", help="skip prompts that do not fit the context window instead of failing")
-    p.add_argument("--out", help="new run directory")
+    p.add_argument("--out", help="new run directory (must not exist or be empty)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (settings and prompts come from it)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_run)
@@ -272,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="bundle file to write")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import", help="import a bundle into a new run directory")
+    p = sub.add_parser("import", help="import a bundle into a new run directory (checked for size, entries and zip bombs first)")
     p.add_argument("bundle")
     p.add_argument("dest")
     p.set_defaults(func=cmd_import)
@@ -297,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"monitor {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a path that cannot be read or written (a file where a folder should be, no permission)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"monitor {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

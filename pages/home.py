@@ -32,10 +32,10 @@ def _open_path() -> None:
     try:
         runs.read_manifest(open_run.resolve_path(raw))
     except MonitorError as e:
-        st.session_state["home.msg"] = ("error", str(e))
+        st.session_state["home.msg"] = ("error", _text.md(e))
         return
     open_run.set_run_path(raw)
-    st.session_state["home.msg"] = ("success", f"Opened `{raw}`.")
+    st.session_state["home.msg"] = ("success", f"Opened {_text.code(raw)}.")
 
 
 with st.expander("Open another run", expanded=False, icon=":material/folder_open:"):
@@ -66,7 +66,7 @@ with st.expander("Open another run", expanded=False, icon=":material/folder_open
                         zpath = Path(tmp) / "bundle.zip"
                         zpath.write_bytes(data)
                         runs.import_bundle(zpath, dest)
-                if st.button(f"Open the imported run ({dest.name})", key="home.open_bundle", icon=":material/unarchive:"):
+                if st.button(f"Open the imported run ({_text.md(dest.name)})", key="home.open_bundle", icon=":material/unarchive:"):
                     open_run.set_run_path(str(dest))
                     st.rerun()
     msg = st.session_state.pop("home.msg", None)
@@ -122,7 +122,7 @@ with right:
         f"- **Directory**: {_text.code(run.path)}"
     )
     st.markdown("**Phrases**")
-    st.markdown("\n".join(f"- {open_run.phrase_label(p, run, ix.phrases)}" for p in ix.phrases) or "_none_")
+    st.markdown("\n".join(f"- {_text.md(open_run.phrase_label(p, run, ix.phrases))}" for p in ix.phrases) or "_none_")
 
 st.subheader("Explore")
 links = st.columns(4)

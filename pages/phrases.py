@@ -8,6 +8,7 @@ from monitor.report import figures
 from monitor.analysis import record_warning
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import jobs as _jobs, model as _model
+from pages._lib import text as _text
 
 run, key, ix = page_frame.run_page("Phrases", need_scores=True)
 
@@ -77,7 +78,7 @@ open_run.writes_to_bundled_demo(run)
 new_phrase = st.text_input("Phrase", key="phr.new", placeholder="e.g. This is probably an evaluation")
 choice = _model.model_inputs("phr", default_id=open_run.model_id(run) or _model.default_model())
 if open_run.model_id(run) and choice.model_id != open_run.model_id(run):
-    st.warning(f"The run was sampled from `{open_run.model_id(run)}`; new phrases must be scored with that same model.")
+    st.warning(f"The run was sampled from {_text.code(open_run.model_id(run))}; new phrases must be scored with that same model.")
 
 
 def _start_rescore() -> str | None:

@@ -14,6 +14,7 @@ from monitor import prompts as pi
 from monitor.errors import InputError
 from monitor.prompts import LABELS, prompts_from_frame, prompts_to_frame
 from pages._lib import feedback, open_run, view_state
+from pages._lib import shared as _shared
 from pages._lib import text as _text
 
 view_state.ensure_router()
@@ -123,7 +124,7 @@ with tab_file:
     f_lenient = c2.checkbox("Skip bad rows (lenient)", key="prompts.file_lenient")
     with feedback.guard("Reading the column mapping"):
         f_mapping = _mapping("prompts.file")
-        if up is not None and st.button(f"Load {up.name}", key="prompts.file_go", icon=":material/upload_file:"):
+        if up is not None and st.button(f"Load {_text.md(up.name)}", key="prompts.file_go", icon=":material/upload_file:"):
             try:
                 _store(pi.read_prompt_bytes(up.getvalue(), up.name, mapping=f_mapping, lenient=f_lenient, default_label=f_label), up.name)
             except InputError as e:
@@ -144,10 +145,10 @@ with tab_dataset:
         if not source:
             st.error("Pick a sample set or type a path / dataset spec first.")
         else:
-            path = open_run.resolve_path(source)
             try:
-                with st.spinner(f"Loading {source}…"):
-                    _store(pi.load_prompt_set(str(path) if path.exists() else source, lenient=d_lenient,
+                what = _shared.prompt_source(source, open_run.resolve_path)  # confined to the root in shared mode
+                with st.spinner(f"Loading {_text.md(source)}…"):
+                    _store(pi.load_prompt_set(what, lenient=d_lenient,
                                               limit=int(limit) if limit else None), source)
             except InputError as e:
                 _problem(e)

@@ -110,9 +110,13 @@ def _start() -> str | None:
         judge = _judge.make(judge_choice)
     except MonitorError as e:
         return str(e)
-    out_dir = open_run.resolve_path(out)
-    if (out_dir / "manifest.json").exists():
-        return f"{out} already holds a run; resume it below, or choose another output directory."
+    try:
+        out_dir = open_run.resolve_path(out, what="output directory", write=True)
+        if (out_dir / "manifest.json").exists():
+            return f"{_text.md(out)} already holds a run; resume it below, or choose another output directory."
+        runs.store.check_new_run_dir(out_dir)  # never into a folder that holds anything
+    except MonitorError as e:
+        return _text.md(e)
     prompts = prompts_from_frame(frame)
     st.session_state["run.job_out"] = str(out_dir)
 

@@ -18,6 +18,7 @@ from .models import LoadedModel
 from ..config import Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
+from .window import check_prompt_sizes, fit_prompts, phrase_tokens
 
 __all__ = ["score_prompts"]
 
@@ -38,10 +39,14 @@ def score_prompts(
     phrases = [check_phrase(p) for p in phrases]
     tok = loaded.tokenizer
     rows = []
+    # Context window: a size check before tokenizing anything, then prompt + phrase tokens per prompt.
+    check_prompt_sizes(loaded.model, tok, prompts, skip_hint="")
+    reserve = phrase_tokens(tok, phrases)
     for i, p in enumerate(prompts):
         rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking)
         ctx_text = k0_context_text(rendered, markers)
         ctx = list(tok(ctx_text, add_special_tokens=False)["input_ids"])
+        fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
         forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
         lps = score_packed(
             loaded.model, ctx, [ForceQuery(f.context_len, f.forced_ids) for f in forced], memory_budget_mb=memory_budget_mb

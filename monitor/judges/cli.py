@@ -110,6 +110,9 @@ def cmd_judge(args: argparse.Namespace) -> int:
         cost = f", about ${u['cost_usd']:.4f}" if u.get("cost_usd") is not None else ""
         print(f"usage: {u['requests']} requests ({u['cache_hits']} from cache, {u['retries']} retries), "
               f"{u['prompt_tokens']} tokens in, {u['completion_tokens']} out{cost}.")
+    if s.kept_previous:
+        print(f"this pass did not judge every rollout, so the run keeps its previous judge flags ({s.kept_previous}); "
+              "run the same command again to continue.", file=sys.stderr)
     if s.failed:
         print(f"{s.failed} rollouts failed (see {s.parts_dir / 'results.jsonl'}); run the same command again to retry them.",
               file=sys.stderr)

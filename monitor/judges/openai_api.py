@@ -164,7 +164,7 @@ class OpenAIJudge(Judge):
         return self._client
 
     def redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        return text.replace(self._key, "***") if self._key and len(self._key) >= 4 else text
 
     def _count(self, **fields: int) -> None:
         with self._lock:
@@ -241,7 +241,8 @@ class OpenAIJudge(Judge):
                     pt, ct = int(getattr(u, "prompt_tokens", 0) or 0), int(getattr(u, "completion_tokens", 0) or 0)
                     self._count(prompt_tokens=pt, completion_tokens=ct)
                     if self.cache is not None:
-                        self.cache.put(key, CachedAnswer(content or "", pt, ct))
+                        # An endpoint may echo the request's key back in its answer: never store it.
+                        self.cache.put(key, CachedAnswer(self.redact(content or ""), pt, ct))
                     return parsed
             log.info("openai judge: attempt %d failed: %s", attempt + 1, last)
             if attempt < cfg.max_retries:

@@ -18,6 +18,12 @@ is rewritten (via :func:`monitor.runs.store.write_table`) with the columns
     judge_ok         bool   the sentence's rollout was judged (False: failed so far; rerun to retry)
 
 and the manifest's ``judge`` field records the judge's name, settings and counts.
+
+A pass holds the run's writer lock (:func:`monitor.runs.store.run_lock`): a second judge or a
+resume of the same directory is refused while it runs. Columns from another judge (or other
+settings) are replaced only by a pass that judges every rollout; a pass that fails (e.g. the
+endpoint answers 401) or is stopped keeps them and says so, and its own results wait in its
+``judge_parts`` folder for the next pass.
 """
 
 from __future__ import annotations
@@ -35,8 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import RunFormatError
-from ..runs.store import read_manifest, read_run, write_manifest, write_table
+from ..errors import MonitorError, RunFormatError
+from ..runs.store import read_manifest, read_run, run_lock, write_manifest, write_table
 from .base import Judge, JudgeFailure, JudgeResult, check_results
 
 __all__ = ["JUDGE_COLUMNS", "JUDGE_PARTS", "JudgeSummary", "judge_run", "judge_parts_dir"]
@@ -69,6 +75,9 @@ class JudgeSummary:
     """Where this judge's per-rollout results are kept."""
     usage: dict[str, Any] | None = None
     """Requests, tokens and cost, for judges that pay for them."""
+    kept_previous: str | None = None
+    """Set when this pass did not complete and the run's judge columns (from another judge or
+    settings, named here) were kept as they were; this pass's results wait in ``parts_dir``."""
 
     @property
     def complete(self) -> bool:
@@ -148,6 +157,13 @@ def judge_run(run_dir: str | Path, judge: Judge, *, progress: Progress | None = 
     credentials, unknown model) stops the pass after recording the work already done.
     """
     run_dir = Path(run_dir)
+    read_manifest(run_dir)
+    with run_lock(run_dir, what="judge"):
+        return _judge_locked(run_dir, judge, progress=progress, should_stop=should_stop)
+
+
+def _judge_locked(run_dir: Path, judge: Judge, *, progress: Progress | None,
+                  should_stop: Callable[[], bool] | None) -> JudgeSummary:
     manifest = read_manifest(run_dir)
     if manifest.get("status") == "running" or not (run_dir / "sentences.parquet").is_file():
         raise RunFormatError(f"{run_dir}: the run is not finished (no sentences.parquet yet). Finish it with "
@@ -178,7 +194,13 @@ def judge_run(run_dir: str | Path, judge: Judge, *, progress: Progress | None = 
     judged_now = 0
     if progress:
         progress(n_done, total, f"{n_done} rollouts already judged" if n_done else "judging")
+    # Columns written by another judge (or other settings) are replaced only by a pass that
+    # completes: a pass that fails or stops keeps them, and its results wait in its parts folder.
+    previous = manifest.get("judge") if isinstance(manifest.get("judge"), dict) else None
+    other = (previous is not None and previous.get("parts") != parts.relative_to(run_dir).as_posix()
+             and "judge_flag" in run.sentences.columns)
     appender = _Appender(results_path)
+    failure: BaseException | None = None
     try:
         if todo:
             for i, out in judge.judge_many([[t for _, t in rollouts[k]] for k in todo]):
@@ -199,11 +221,35 @@ def judge_run(run_dir: str | Path, judge: Judge, *, progress: Progress | None = 
                     progress(n_done, total, f"{key[0]} rollout {key[1]}: {rec['status']}")
                 if should_stop and should_stop():
                     break
+    except BaseException as e:
+        failure = e
+        raise
     finally:
         appender.close()
-        summary = _write_columns(run_dir, manifest, sent, rollouts, hashes, records, judge, describe, parts,
-                                 already_done=len(done), judged_now=judged_now)
+        finished = failure is None and all(
+            records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k] for k in rollouts)
+        if other and not finished:
+            summary = _summary_only(run_dir, rollouts, hashes, records, judge, describe, parts, already_done=len(done),
+                                    judged_now=judged_now, kept=f"{previous.get('name')} ({previous.get('parts')})")
+            if isinstance(failure, MonitorError):
+                failure.args = (f"{failure} The run keeps its previous judge flags ({summary.kept_previous}); this pass's "
+                                f"{judged_now} judged rollout(s) are kept in {parts} and a rerun continues from them.",)
+        else:
+            summary = _write_columns(run_dir, manifest, sent, rollouts, hashes, records, judge, describe, parts,
+                                     already_done=len(done), judged_now=judged_now)
     return summary
+
+
+def _summary_only(run_dir: Path, rollouts, hashes, records, judge: Judge, describe: dict[str, Any], parts: Path, *,
+                  already_done: int, judged_now: int, kept: str) -> JudgeSummary:
+    """The summary of a pass whose columns were not written (another judge's flags were kept)."""
+    ok = [k for k in rollouts if records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k]]
+    failed = sum(1 for k in rollouts if k in records and records[k].get("text_hash") == hashes[k]
+                 and records[k].get("status") != "ok")
+    flagged = [sum(1 for r in records[k]["results"] if r[1] and int(r[0]) > 0) for k in ok]
+    return JudgeSummary(judge=describe["name"], rollouts=len(rollouts), already_done=already_done, judged_now=judged_now,
+                        failed=failed, flagged_sentences=sum(flagged), flagged_rollouts=sum(1 for n in flagged if n),
+                        parts_dir=parts, usage=judge.describe().get("usage", describe.get("usage")), kept_previous=kept)
 
 
 def _pack(sentence: int, r: JudgeResult, judge: Judge) -> list[Any]:

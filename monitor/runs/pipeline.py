@@ -107,31 +107,17 @@ def _rollout_row(r: Rollout, n_sentences: int) -> dict[str, Any]:
     }
 
 
-def _context_window(loaded: LoadedModel) -> int | None:
-    cfg = loaded.model.config
-    cfg = getattr(cfg, "text_config", None) or cfg
-    return getattr(cfg, "max_position_embeddings", None)
-
-
 def check_prompt_lengths(
-    loaded: LoadedModel, prompts: Sequence[Prompt], rendered: dict[str, RenderedPrompt], *, max_new_tokens: int, on_long: str
+    loaded: LoadedModel, prompts: Sequence[Prompt], rendered: dict[str, RenderedPrompt], *, max_new_tokens: int, on_long: str,
+    phrases: Sequence[str] = (),
 ) -> list[Prompt]:
-    """Prompts that fit the context window with ``max_new_tokens``; the rest raise or are skipped."""
-    window = _context_window(loaded)
-    if window is None:
-        return list(prompts)
-    too_long = [p for p in prompts if len(rendered[p.prompt_id].token_ids) + max_new_tokens > window]
-    if not too_long:
-        return list(prompts)
-    detail = ", ".join(f"{p.prompt_id} ({len(rendered[p.prompt_id].token_ids)} tokens)" for p in too_long[:10])
-    if on_long == "error":
-        raise InputError(
-            f"{len(too_long)} prompt(s) do not fit the model's context window of {window} tokens with "
-            f"max_new_tokens={max_new_tokens}: {detail}. Shorten them, lower --max-new-tokens, or skip them (--skip-long)."
-        )
-    log.warning("Skipping %d prompt(s) longer than the context window: %s", len(too_long), detail)
-    skip = {p.prompt_id for p in too_long}
-    return [p for p in prompts if p.prompt_id not in skip]
+    """Prompts whose tokens + ``max_new_tokens`` + the longest phrase copy fit the context window;
+    the rest raise or are skipped (skipping every prompt raises; see :mod:`monitor.engine.window`)."""
+    from ..engine.window import fit_prompts, phrase_tokens
+
+    reserve = max_new_tokens + phrase_tokens(loaded.tokenizer, phrases)
+    return fit_prompts(loaded.model, loaded.tokenizer, prompts, {p.prompt_id: len(rendered[p.prompt_id].token_ids) for p in prompts},
+                       reserve=reserve, on_long=on_long, what=f"(max_new_tokens={max_new_tokens} + the longest phrase)")
 
 
 def _check_prompts(prompts: Sequence[Prompt]) -> None:
@@ -180,8 +166,12 @@ def run_monitor(
             raise ConfigError("A new run needs prompts and a RunConfig.")
         _check_prompts(prompts)
     tok = loaded.tokenizer
+    from ..engine.window import check_prompt_sizes
+
+    prompts = check_prompt_sizes(loaded.model, tok, prompts, on_long=config.long_prompts)  # before tokenizing megabytes
     rendered = {p.prompt_id: render_prompt(tok, p, markers=config.markers, enable_thinking=config.enable_thinking) for p in prompts}
-    prompts = check_prompt_lengths(loaded, prompts, rendered, max_new_tokens=config.max_new_tokens, on_long=config.long_prompts)
+    prompts = check_prompt_lengths(loaded, prompts, rendered, max_new_tokens=config.max_new_tokens, on_long=config.long_prompts,
+                                   phrases=config.phrases)
     if not resume:
         manifest = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

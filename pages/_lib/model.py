@@ -7,7 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from monitor.errors import InputError
 from pages._lib import open_run
+from pages._lib import shared as _shared
+from pages._lib import text as _text
 from pages._lib import jobs as _jobs
 
 
@@ -27,6 +30,12 @@ class ModelChoice:
     def resolved_id(self) -> str:
         """The id to load: as typed when it loads from here (so runs record ``data/demo_model`` like the
         CLI does and a resume or rescore matches it), made absolute when only the repository root has it."""
+        if _shared.enabled():  # only a folder under the shared root, the demo model, or a hub id
+            p = open_run.resolve_path(self.model_id, what="model directory") if self.model_id.startswith(("/", "~", ".")) else (
+                Path(open_run.ROOT / self.model_id) if (open_run.ROOT / self.model_id).resolve().is_relative_to(open_run.ROOT / "data")
+                else _shared.root() / self.model_id)
+            _shared.check_model_id(self.model_id, p)
+            return str(p) if p.exists() else self.model_id
         if Path(self.model_id).expanduser().exists():
             return self.model_id
         p = open_run.resolve_path(self.model_id)
@@ -35,7 +44,11 @@ class ModelChoice:
 
 def default_model(run_model: str = "") -> str:
     """The run's model when it can be loaded from here, else the bundled demo model."""
-    if run_model and (open_run.resolve_path(run_model).exists() or ("/" in run_model and not run_model.startswith(("synthetic", ".")))):
+    try:
+        here = open_run.resolve_path(run_model).exists() if run_model else False
+    except InputError:  # shared mode: the run's model folder is outside the root
+        here = False
+    if run_model and (here or ("/" in run_model and not run_model.startswith(("synthetic", "."))) and not run_model.startswith("/")):
         return run_model
     return str(open_run.DEMO_MODEL.relative_to(open_run.ROOT))
 
@@ -64,12 +77,19 @@ def missing_local_path(model_id: str) -> str | None:
     mid = model_id.strip()
     if not mid:
         return None
-    path_like = (mid.startswith(("/", "./", "../", "~", ".\\")) or "\\" in mid or mid.count("/") >= 2
-                 or ("/" in mid and open_run.resolve_path(mid.split("/")[0]).is_dir()))
+    try:
+        path_like = (mid.startswith(("/", "./", "../", "~", ".\\")) or "\\" in mid or mid.count("/") >= 2
+                     or ("/" in mid and open_run.resolve_path(mid.split("/")[0]).is_dir()))
+        if _shared.enabled():  # only the root is looked at, and the message is the same whether a path exists elsewhere
+            if path_like:
+                _shared.check_model_id(mid, open_run.resolve_path(mid, what="model directory"))
+            return None
+    except InputError as e:
+        return _text.md(e)
     if not path_like or Path(mid).expanduser().exists() or open_run.resolve_path(mid).exists():
         return None
-    return (f"The model directory `{mid}` does not exist (looked at `{Path(mid).expanduser().absolute()}` and under `{open_run.ROOT}`). "
-            "Check the path; a Hugging Face id has the form `org/name`.")
+    return (f"The model directory {_text.code(mid)} does not exist (looked at {_text.code(Path(mid).expanduser().absolute())} and "
+            f"under {_text.code(open_run.ROOT)}). Check the path; a Hugging Face id has the form `org/name`.")
 
 
 def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
@@ -85,7 +105,9 @@ def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
         device = st.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key=f"{prefix}.device")
     with c3:
         dtype = st.selectbox("dtype", ["auto", "float32", "bfloat16", "float16"], key=f"{prefix}.dtype")
-    trust = st.checkbox("Trust remote code (runs Python shipped with the model)", value=False, key=f"{prefix}.trust")
+    # Shared mode: remote code never runs, so the box is not offered at all.
+    trust = False if _shared.enabled() else st.checkbox("Trust remote code (runs Python shipped with the model)", value=False,
+                                                       key=f"{prefix}.trust")
     view_state.keep(f"{prefix}.model", mid)
     missing = missing_local_path(mid)
     if missing:
@@ -103,7 +125,7 @@ def load(choice: ModelChoice):
     cache = _jobs.models()
     if (choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code) in cache.loaded():
         return get(choice)
-    with st.spinner(f"Loading {choice.model_id} (once; later reruns reuse it)…"):
+    with st.spinner(f"Loading {_text.md(choice.model_id)} (once; later reruns reuse it)…"):
         return get(choice)
 
 
@@ -131,7 +153,10 @@ def as_run_model(loaded, run_model_id: str):
     import dataclasses
 
     mine = Path(loaded.spec.model_id).expanduser()
-    theirs = open_run.resolve_path(run_model_id)
+    try:
+        theirs = open_run.resolve_path(run_model_id)
+    except InputError:
+        return loaded
     if loaded.spec.model_id != run_model_id and mine.exists() and theirs.exists() and mine.resolve() == theirs.resolve():
         return dataclasses.replace(loaded, spec=dataclasses.replace(loaded.spec, model_id=run_model_id))
     return loaded

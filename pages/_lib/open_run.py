@@ -15,6 +15,7 @@ import streamlit as st
 from monitor import runs
 from monitor.errors import MonitorError
 from monitor.ingest.provenance import provenance_line
+from pages._lib import shared as _shared
 from pages._lib import text as _text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +32,21 @@ RunKey = tuple[str, tuple]
 
 def runs_dir() -> Path:
     """Where the Run page writes new runs and the Home page unpacks uploaded bundles."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or ROOT / "runs")
+    base = _shared.root()
+    return Path(os.environ.get(RUNS_DIR_ENV) or (base or ROOT) / "runs")
 
 
-def resolve_path(path: str | Path) -> Path:
-    """A user-typed path: absolute as given, relative to the repository root otherwise."""
+def resolve_path(path: str | Path, *, what: str = "path", write: bool = False) -> Path:
+    """A user-typed path: absolute as given, relative to the repository root otherwise.
+
+    In shared mode (:mod:`pages._lib.shared`) a relative path is relative to the shared root (the
+    bundled ``data/`` excepted) and a path outside the root raises :class:`InputError`.
+    """
     p = Path(str(path).strip()).expanduser()
-    return p if p.is_absolute() else ROOT / p
+    if not p.is_absolute():
+        base = _shared.root()
+        p = ROOT / p if base is None or (not write and (ROOT / p).resolve().is_relative_to(ROOT / "data")) else base / p
+    return _shared.confine(p, what=what, write=write)
 
 
 def default_run_path() -> str:
@@ -109,11 +118,11 @@ def require_run() -> tuple[runs.Run, RunKey]:
     """The open run, or a message in the page and a stop (the rest of the page needs a run)."""
     init_run_path()
     path = st.session_state["run_path"]
-    key = run_key(path)
     try:
+        key = run_key(path)
         return load_run(key), key
     except MonitorError as e:
-        if resolve_path(path) == DEMO_RUN and not DEMO_RUN.exists():
+        if str(path) == default_run_path() and Path(ROOT / path) == DEMO_RUN and not DEMO_RUN.exists():
             st.warning(
                 "The bundled demo run (`data/demo_run`) is not in this checkout. Open a run on the "
                 "**Home** page (a run directory or an uploaded bundle), or make one on the **Run** page."

@@ -14,10 +14,14 @@ from typing import Any
 
 __all__ = ["md", "md_lines", "code"]
 
-# CommonMark lets any ASCII punctuation be backslash-escaped; escaping all of it also breaks
-# GFM autolinks (www., http://, emails), Streamlit directives (:red[...], :material/x:), emoji
-# shortcodes and $LaTeX$.
-_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# CommonMark lets any ASCII punctuation be backslash-escaped. Escaped: everything that opens
+# Markdown inline syntax (links, images, emphasis, code, HTML, tables), Streamlit's directives
+# (:red[...], :material/x:) and emoji shortcodes, $LaTeX$, and what makes GFM autolinks (":" of
+# http://, "@" of emails, the "." of "www."). "-", "." and digits only start a block (a list) at
+# the beginning of the value, so they are escaped there only: ids like "eval-003" stay readable.
+_PUNCT = re.compile(r"([\\`*_{}\[\]()#+!|<>~$:@&=\"'^])")
+_WWW = re.compile(r"(?i)(www)\.")
+_LEAD = re.compile(r"^(\s*)(-|\d*\.)")  # a list item ("- x", "1. x") at the start of the value
 
 
 def md(value: Any, *, max_chars: int | None = None) -> str:
@@ -26,7 +30,8 @@ def md(value: Any, *, max_chars: int | None = None) -> str:
     s = " ".join(s.split()) if ("\n" in s or "\r" in s) else s
     if max_chars is not None and len(s) > max_chars:
         s = s[: max_chars - 1] + "…"
-    return _PUNCT.sub(r"\\\1", s)
+    s = _WWW.sub(r"\1\\.", _PUNCT.sub(r"\\\1", s))
+    return _LEAD.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s)
 
 
 def md_lines(value: Any) -> str:
