@@ -131,9 +131,26 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _check_out_file(out: str | None) -> None:
+    """Refuse an output file that cannot be written before any work is done."""
+    if out is None:
+        return
+    p = Path(out)
+    if p.is_dir():
+        raise MonitorError(f"--out {out} is a directory; give a file name ending in .parquet, .csv or .jsonl.")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise MonitorError(f"--out {out} lies under {parent}, which is a file; choose another path.")
+            break
+    if not p.parent.exists():
+        raise MonitorError(f"--out {out}: the folder {p.parent} does not exist; create it or choose another path.")
+
+
 def cmd_score_prompts(args) -> int:
     from .runs.pipeline import score_prompts
 
+    _check_out_file(args.out)
     prompts = _prompts(args)
     loaded = _load(args)
     bar = _Bar("prompt")

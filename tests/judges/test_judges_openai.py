@@ -4,7 +4,8 @@ The server implements ``POST /v1/chat/completions``. Its "model" answers with th
 verdicts in the rubric's JSON format; markers in a sentence script failures for that request:
 ``[429]`` (once, with Retry-After), ``[500]`` (twice, echoing the Authorization header in the
 error body), ``[timeout]`` (once, slower than the client's timeout), ``[malformed]`` (once, prose
-instead of JSON), ``[bad]`` (out-of-range JSON until healed), ``[400]`` (until healed), ``[401]``.
+instead of JSON), ``[bad]`` (out-of-range JSON until healed), ``[400]`` (until healed), ``[401]``,
+``[echo]`` (a good answer that echoes the Authorization header).
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(1.2)
             if "[malformed]" in text and attempt == 1:
                 return self._send(200, _completion("Sure! None of these sentences are eval-aware."))
+            if "[echo]" in text:  # an endpoint that echoes the request's credentials in its answer
+                body = json.loads(llm.answer(text))
+                for f in body["flags"]:
+                    f["rationale"] = f"as requested by {auth}"
+                return self._send(200, _completion(json.dumps(body) + f" (served to {auth})"))
             if "[bad]" in text and not llm.healed:
                 return self._send(200, _completion('{"flags": [{"sentence": 99, "quote": "x"}]}'))
             return self._send(200, _completion(llm.answer(text)))
