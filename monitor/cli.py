@@ -35,6 +35,8 @@ def _add_chat_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--think-close", default="</think>", help="marker that closes the CoT")
     g.add_argument("--no-think-markers", action="store_true", help="the model has no think markers: the whole reply is the CoT")
     g.add_argument("--no-thinking", action="store_true", help="pass enable_thinking=False to the chat template")
+    g.add_argument("--special-tokens", choices=["text", "parse"], default="text",
+                   help="special-token strings inside prompt text (e.g. <|im_end|>): plain text (default) or real chat markup")
 
 
 def _markers(args):
@@ -86,6 +88,17 @@ def _prompts(args):
     return list(loaded.prompts)
 
 
+def _note_special_tokens(loaded, prompts, mode: str) -> None:
+    from .engine.special import describe, special_strings_in
+
+    hits = [(p.prompt_id, found) for p in prompts if (found := special_strings_in(loaded.tokenizer, p))]
+    for pid, found in hits[:10]:
+        how = "kept as plain text" if mode == "text" else "parsed as chat markup (--special-tokens parse)"
+        print(f"note: prompt {pid} contains special-token text {describe(found)}: {how}", file=sys.stderr)
+    if len(hits) > 10:
+        print(f"note: {len(hits) - 10} more prompt(s) contain special-token text", file=sys.stderr)
+
+
 def cmd_run(args) -> int:
     from .config import RunConfig
     from .runs.pipeline import run_monitor
@@ -114,13 +127,14 @@ def cmd_run(args) -> int:
             temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed,
             batch_size=args.batch_size, markers=_markers(args), enable_thinking=not args.no_thinking,
             control_phrase=args.control_phrase, memory_budget_mb=args.memory_budget_mb,
-            long_prompts="skip" if args.skip_long else "error",
+            long_prompts="skip" if args.skip_long else "error", special_tokens=args.special_tokens,
         )
         from .runs.store import check_new_run_dir
 
         check_new_run_dir(args.out)  # before loading anything: a new run never overwrites a folder
         prompts = _prompts(args)
         loaded = _load(args)
+        _note_special_tokens(loaded, prompts, args.special_tokens)
         bar = _Bar("rollout")
         try:
             run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)})
@@ -153,9 +167,11 @@ def cmd_score_prompts(args) -> int:
     _check_out_file(args.out)
     prompts = _prompts(args)
     loaded = _load(args)
+    _note_special_tokens(loaded, prompts, args.special_tokens)
     bar = _Bar("prompt")
     try:
-        df = score_prompts(loaded, prompts, args.phrase, markers=_markers(args), enable_thinking=not args.no_thinking, progress=bar)
+        df = score_prompts(loaded, prompts, args.phrase, markers=_markers(args), enable_thinking=not args.no_thinking, progress=bar,
+                           special_tokens=args.special_tokens)
     finally:
         bar.close()
     if args.out:

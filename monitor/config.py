@@ -50,6 +50,8 @@ class RunConfig:
     """Memory budget of one packed scoring pass; larger is faster, smaller survives small GPUs."""
     long_prompts: Literal["error", "skip"] = "error"
     """What to do with prompts that do not fit the context window with ``max_new_tokens``."""
+    special_tokens: Literal["text", "parse"] = "text"
+    """Special-token strings inside prompt text (``<|im_end|>``): plain text, or real chat markup."""
 
     def __post_init__(self) -> None:
         phrases = tuple(check_phrase(p) for p in self.phrases)
@@ -74,13 +76,16 @@ class RunConfig:
             raise ConfigError("memory_budget_mb must be positive.")
         if self.long_prompts not in ("error", "skip"):
             raise ConfigError("long_prompts is 'error' or 'skip'.")
+        if self.special_tokens not in ("text", "parse"):
+            raise ConfigError("special_tokens is 'text' or 'parse'.")
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest's view of these settings."""
         return {
             "phrases": list(self.phrases),
             "control_phrase": self.control_phrase,
-            "chat": {"think_open": self.markers.open, "think_close": self.markers.close, "enable_thinking": self.enable_thinking},
+            "chat": {"think_open": self.markers.open, "think_close": self.markers.close, "enable_thinking": self.enable_thinking,
+                     "special_tokens": self.special_tokens},
             "sampling": {
                 k: v
                 for k, v in asdict(self).items()
@@ -101,6 +106,8 @@ class RunConfig:
             control_phrase=control,
             markers=ThinkMarkers(chat.get("think_open", "<think>"), chat.get("think_close", "</think>")),
             enable_thinking=chat.get("enable_thinking", True),
+            # runs made before the setting existed parsed special-token text as markup
+            special_tokens=chat.get("special_tokens", "parse"),
             memory_budget_mb=manifest.get("scoring", {}).get("memory_budget_mb", 2048),
             **{k: s[k] for k in ("rollouts", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size") if k in s},
         )

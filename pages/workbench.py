@@ -12,6 +12,7 @@ from monitor.prompts import Prompt
 from pages._lib import cache, feedback, open_run, view_state
 from monitor import engine
 from pages._lib import model as _model, transcript as _transcript
+from pages._lib import text as _text
 
 view_state.ensure_router()
 
@@ -50,7 +51,13 @@ text = st.text_area("Prompt", key="wb.text", height=180)
 def _score(prompts: list[Prompt]) -> pd.DataFrame:
     from monitor.runs import score_prompts
 
+    from monitor.engine.special import describe, special_strings_in
+
     loaded = _model.load(choice)
+    found = special_strings_in(loaded.tokenizer, prompts[0]) if prompts else []
+    if found:  # say so: a pasted eval prompt with chat markup would otherwise change meaning silently
+        st.info(f"The prompt contains special-token text ({_text.md(describe(found))}); it is scored as plain text, "
+                "not as chat markup.", icon=":material/info:")
     bar = feedback.ProgressBar("Scoring")
     try:
         return score_prompts(loaded, prompts, phrases, progress=bar)

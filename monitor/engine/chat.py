@@ -52,8 +52,12 @@ def render_prompt(
     markers: ThinkMarkers = ThinkMarkers(),
     enable_thinking: bool = True,
     template_kwargs: dict[str, Any] | None = None,
+    special_tokens: str = "text",
 ) -> RenderedPrompt:
-    """Render ``prompt`` with the tokenizer's chat template in thinking mode."""
+    """Render ``prompt`` with the tokenizer's chat template in thinking mode.
+
+    Special-token strings inside the prompt's messages stay plain text unless ``special_tokens``
+    is ``"parse"`` (see :mod:`monitor.engine.special`)."""
     if not getattr(tokenizer, "chat_template", None):
         raise InputError(
             "The tokenizer has no chat template, so prompts cannot be rendered for a chat model. "
@@ -66,7 +70,9 @@ def render_prompt(
         )
     except Exception as e:  # jinja raises TemplateError and friends for unsupported message shapes
         raise InputError(f"Prompt {prompt.prompt_id!r}: the chat template failed to render it ({e}).") from None
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    from .special import tokenize_rendered
+
+    ids = tokenize_rendered(tokenizer, text, prompt, special_tokens=special_tokens)  # type: ignore[arg-type]
     opened = markers.open is not None and text.rstrip().endswith(markers.open)
     return RenderedPrompt(text=text, token_ids=tuple(int(i) for i in ids), think_opened=opened)
 

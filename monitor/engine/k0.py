@@ -18,6 +18,7 @@ from .models import LoadedModel
 from ..config import Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
+from .special import tokenize_rendered
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
 
 __all__ = ["score_prompts"]
@@ -34,6 +35,7 @@ def score_prompts(
     enable_thinking: bool = True,
     memory_budget_mb: float = 2048,
     progress: Progress | None = None,
+    special_tokens: str = "text",
 ) -> pd.DataFrame:
     """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``)."""
     phrases = [check_phrase(p) for p in phrases]
@@ -43,9 +45,9 @@ def score_prompts(
     check_prompt_sizes(loaded.model, tok, prompts, skip_hint="")
     reserve = phrase_tokens(tok, phrases)
     for i, p in enumerate(prompts):
-        rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking)
+        rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens)
         ctx_text = k0_context_text(rendered, markers)
-        ctx = list(tok(ctx_text, add_special_tokens=False)["input_ids"])
+        ctx = tokenize_rendered(tok, ctx_text, p, special_tokens=special_tokens)  # type: ignore[arg-type]
         fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
         forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
         lps = score_packed(

@@ -169,7 +169,8 @@ def run_monitor(
     from ..engine.window import check_prompt_sizes
 
     prompts = check_prompt_sizes(loaded.model, tok, prompts, on_long=config.long_prompts)  # before tokenizing megabytes
-    rendered = {p.prompt_id: render_prompt(tok, p, markers=config.markers, enable_thinking=config.enable_thinking) for p in prompts}
+    rendered = {p.prompt_id: render_prompt(tok, p, markers=config.markers, enable_thinking=config.enable_thinking,
+                                           special_tokens=config.special_tokens) for p in prompts}
     prompts = check_prompt_lengths(loaded, prompts, rendered, max_new_tokens=config.max_new_tokens, on_long=config.long_prompts,
                                    phrases=config.phrases)
     if not resume:
