@@ -26,7 +26,7 @@ from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
 from ..engine.rollouts import Rollout, sample_rollouts
 from ..engine.scoring import score_packed
-from .store import Run, RunWriter, read_run, write_manifest, write_table
+from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
 __all__ = ["Progress", "run_monitor", "score_prompts", "score_rollout", "rescore_run", "package_versions", "check_prompt_lengths"]
 
@@ -292,8 +292,9 @@ def rescore_run(
         rows.extend(scores)
         if progress:
             progress(i + 1, len(recs), "rescoring")
-    write_table(run.path, "scores", pd.concat([run.scores, pd.DataFrame(rows)], ignore_index=True))
-    write_manifest(run.path, {**run.manifest, "phrases": run.phrases + new})
+    with run_lock(run.path, what="add phrases to"):  # not while a judge or another rescore writes it
+        write_table(run.path, "scores", pd.concat([run.scores, pd.DataFrame(rows)], ignore_index=True))
+        write_manifest(run.path, {**read_manifest(run.path), "phrases": run.phrases + new})
     return read_run(run.path)
 
 
