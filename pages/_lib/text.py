@@ -16,11 +16,16 @@ __all__ = ["md", "md_lines", "code"]
 
 # CommonMark lets any ASCII punctuation be backslash-escaped. Escaped: everything that opens
 # Markdown inline syntax (links, images, emphasis, code, HTML, tables), Streamlit's directives
-# (:red[...], :material/x:) and emoji shortcodes, $LaTeX$, and what makes GFM autolinks (":" of
-# http://, "@" of emails, the "." of "www."). "-", "." and digits only start a block (a list) at
-# the beginning of the value, so they are escaped there only: ids like "eval-003" stay readable.
+# (:red[...], :material/x:) and emoji shortcodes, and $LaTeX$. "-", "." and digits only start a
+# block (a list) at the beginning of the value, so they are escaped there only: ids like
+# "eval-003" stay readable.
 _PUNCT = re.compile(r"([\\`*_{}\[\]()#+!|<>~$:@&=\"'^])")
-_WWW = re.compile(r"(?i)(www)\.")
+# GFM autolink literals (http://, https://, www., emails, mailto:/xmpp:) are found by the
+# browser's renderer even with the punctuation escaped (seen in Chromium: "https\://x" became a
+# live link), so a WORD JOINER (U+2060, invisible, not a domain or e-mail character) is put where
+# it breaks them: after "http"/"www" and before "@".
+_WJ = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www)(?=[:.])|(?=@)")
 _LEAD = re.compile(r"^(\s*)(-|\d*\.)")  # a list item ("- x", "1. x") at the start of the value
 
 
@@ -30,7 +35,7 @@ def md(value: Any, *, max_chars: int | None = None) -> str:
     s = " ".join(s.split()) if ("\n" in s or "\r" in s) else s
     if max_chars is not None and len(s) > max_chars:
         s = s[: max_chars - 1] + "…"
-    s = _WWW.sub(r"\1\\.", _PUNCT.sub(r"\\\1", s))
+    s = _PUNCT.sub(r"\\\1", _AUTOLINK.sub(lambda m: (m.group(1) or "") + _WJ, s))
     return _LEAD.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s)
 
 

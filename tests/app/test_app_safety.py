@@ -4,6 +4,7 @@ and a shared deployment (``MONITOR_SHARED_ROOT``) that must not read or write ou
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -29,12 +30,24 @@ def _rendered_sources(at) -> list[str]:
     return out
 
 
+# Chromium showed that Streamlit's renderer autolinks "https\\://host" (escaped colon) anyway, so a
+# URL, www. or e-mail left contiguous outside a code span counts as live even when escaped.
+_AUTOLINK = re.compile(r"(?i)(https?://|ftp://|www\.|[\w.+-]@[\w-])")
+
+
 def _live_html(sources: list[str]) -> list[str]:
     """Sources that a GFM renderer (linkify on, like Streamlit's) turns into an image or a link."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("gfm-like")
-    return [s for s in sources if "evil.example" in s and ("<img" in md.render(s) or "<a " in md.render(s))]
+    live = []
+    for s in sources:
+        if "evil.example" not in s:
+            continue
+        outside_code = re.sub(r"(`+)(?:(?!\1).)+\1", "", s)
+        if "<img" in md.render(s) or "<a " in md.render(s) or _AUTOLINK.search(outside_code.replace("\\", "")):
+            live.append(s)
+    return live
 
 
 @pytest.fixture()
@@ -42,7 +55,8 @@ def evil_run(tmp_path, monkeypatch) -> Path:
     from monitor.runs.synthetic import make_synthetic_run
 
     d = make_synthetic_run(tmp_path / "evil", n_prompts=8, rollouts=2, sentences=(3, 5), seed=3,
-                           phrases=(f"The user might be testing {EVIL_IMG}", f"Control {EVIL_LINK}"))
+                           phrases=(f"The user might be testing {EVIL_IMG}",
+                                    f"Control {EVIL_LINK} www.evil.example bob@evil.example"))
     m = json.loads((d / "manifest.json").read_text())
     m["model"] = {**(m.get("model") or {}), "id": f"org/model {EVIL_IMG}", "revision": EVIL_LINK, "dtype": EVIL_IMG}
     m["sampling"] = {**(m.get("sampling") or {}), "temperature": EVIL_IMG}
@@ -183,3 +197,18 @@ def test_workbench_says_when_a_prompt_holds_special_token_text(app_run, tiny_mod
     at.button(key="wb.score").click().run()
     assert_clean(at)
     assert any("special-token text" in i.value and "plain text" in i.value for i in at.info)
+
+
+def test_the_text_helper_leaves_nothing_live_and_ids_readable():
+    from pages._lib.text import code, md
+
+    for v in (EVIL_IMG, EVIL_LINK, "www.evil.example", "bob@evil.example", "<img src=https://evil.example/x>",
+              ":red[alert] :material/home: $x$", "- item", "1. item", "# title", "a | b", "x\n\n![y](http://evil.example)"):
+        out = md(v)
+        assert _live_html([out + " evil.example"]) == [], (v, out)
+        assert "\n" not in out
+    assert md("eval-003") == "eval-003" and md(None) == ""
+    for v in ("a`b", "``x", "x` ![i](https://evil.example/i.png) `"):
+        c = code(v)
+        fence = c[: len(c) - len(c.lstrip("`"))]
+        assert c.endswith(fence) and fence not in c[len(fence):-len(fence)]  # the value cannot close the span
