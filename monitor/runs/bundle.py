@@ -38,7 +38,7 @@ def list_runs(root: str | Path = ".") -> pd.DataFrame:
     candidates = [root, *root.glob("*"), *root.glob("*/*")]
     rows = []
     for d in candidates:
-        if not (d / MANIFEST).is_file():
+        if (d != root and d.name.startswith(".")) or not (d / MANIFEST).is_file():  # e.g. an import still unpacking
             continue
         try:
             m = read_manifest(d)
