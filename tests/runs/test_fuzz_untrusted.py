@@ -141,3 +141,55 @@ def test_a_foreign_run_directory_reads_or_says_what_is_wrong(tmp_path_factory, m
         read_run(d)
     except RunFormatError as e:
         assert str(e).strip()
+
+
+# ---------------------------------------------------------------- monitor ingest: rollout files
+
+
+def _rollout_records(draw) -> list[dict]:
+    rec = st.fixed_dictionaries(
+        {"prompt": texts, "completion": texts},
+        optional={"id": st.text(max_size=8), "label": st.sampled_from(["eval", "deploy", "x", ""]),
+                  "model": st.text(max_size=8), "choices": st.just([{"message": {"content": "<think>hi</think>ok"}}])},
+    )
+    return draw(st.lists(rec, min_size=0, max_size=4))
+
+
+@st.composite
+def rollout_file(draw) -> tuple[str, bytes]:
+    ext = draw(st.sampled_from([".jsonl", ".csv", ".json", ".parquet", ".tsv"]))
+    recs = _rollout_records(draw)
+    if ext == ".jsonl":
+        data = "".join(json.dumps(r) + "\n" for r in recs).encode()
+    elif ext == ".json":
+        data = json.dumps(draw(st.sampled_from([recs, {"eval": {}, "version": 2}, {"events": [], "metadata": {}}, 3]))).encode()
+    elif ext == ".parquet":
+        b = io.BytesIO()
+        pd.DataFrame([{k: json.dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in recs]).to_parquet(b)
+        data = b.getvalue()
+    else:
+        df = pd.DataFrame([{k: v for k, v in r.items() if isinstance(v, str)} for r in recs])
+        data = df.to_csv(index=False, sep="," if ext == ".csv" else "\t").encode("utf-8", "surrogatepass")
+    op = draw(st.sampled_from(["none", "none", "truncate", "flip", "random"]))
+    if op == "random":
+        data = draw(st.binary(max_size=2000))
+    elif data and op == "truncate":
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif data and op == "flip":
+        i = draw(st.integers(0, len(data) - 1))
+        data = data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
+    return ext, data
+
+
+@FUZZ
+@given(f=rollout_file(), lenient=st.booleans())
+def test_ingest_sources_read_or_say_what_is_wrong(tmp_path_factory, f, lenient):
+    from monitor.ingest.source import read_rollouts
+
+    ext, data = f
+    path = tmp_path_factory.mktemp("ingest") / f"rollouts{ext}"
+    path.write_bytes(data)
+    try:
+        read_rollouts(path, lenient=lenient)
+    except MonitorError as e:
+        assert str(e).strip()
