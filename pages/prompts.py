@@ -79,11 +79,11 @@ def _store(loaded: pi.LoadedPrompts, origin: str) -> None:
 def _problem(e: InputError) -> None:
     if isinstance(e, pi.PromptFileError):
         n = len(e.problems)
-        st.error(f"{e.source}: {n} problem{'s' * (n != 1)}, so nothing was loaded. Fix the rows listed below, "
+        st.error(f"{_text.md(e.source)}: {n} problem{'s' * (n != 1)}, so nothing was loaded. Fix the rows listed below, "
                  "or tick *Skip bad rows* to load the rest.")
         st.dataframe(pd.DataFrame([{"where": p.where, "problem": p.message} for p in e.problems]), key="prompts.problems", hide_index=True)
     else:
-        st.error(str(e))
+        st.error(_text.md(e))
 
 
 def _mapping(prefix: str) -> pi.ColumnMapping | None:

@@ -164,7 +164,7 @@ else:
         rmodel = str((manifest.get("model") or {}).get("id", ""))
         st.caption(f"model {_text.code(rmodel)} · phrases {_text.md(manifest.get('phrases'))} · k = {_text.md((manifest.get('sampling') or {}).get('rollouts'))}")
     except MonitorError as e:
-        st.error(str(e))
+        st.error(_text.md(e))
         rmodel = ""
 
     def _resume() -> str | None:

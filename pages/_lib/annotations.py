@@ -83,4 +83,4 @@ def note_box(run: runs.Run, *, prompt_id: str, rollout: int | None = None, sente
                 st.toast("Note saved with the run.")
                 st.rerun()
             except InputError as e:
-                st.error(str(e))
+                st.error(_text.md(e))

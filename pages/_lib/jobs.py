@@ -278,7 +278,7 @@ def sidebar_indicator() -> None:
             st.session_state["sidebar.job.seen"] = job.id
             st.rerun()
         icon = {"done": ":material/check_circle:", "cancelled": ":material/pause_circle:"}.get(job.state, ":material/error:")
-        st.caption(f"{icon} **{job.state.capitalize()}**: {job.label} ({fmt_duration(job.elapsed)})")
+        st.caption(f"{icon} **{job.state.capitalize()}**: {_text.md(job.label)} ({fmt_duration(job.elapsed)})")
         out = st.session_state.get("run.job_out")
         if out and job.state in ("done", "cancelled") and job.kind == "run.job":
             from pages._lib import open_run
