@@ -110,7 +110,7 @@ def cmd_run(args) -> int:
         config = RunConfig(
             tuple(args.phrase), rollouts=args.rollouts, max_new_tokens=args.max_new_tokens,
             temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed,
-            batch_size=args.batch_size, markers=_markers(args), enable_thinking=not args.no_thinking,
+            batch_size=args.batch_size, batching=args.batching, generation_memory_mb=args.generation_memory_mb, markers=_markers(args), enable_thinking=not args.no_thinking,
             control_phrase=args.control_phrase, memory_budget_mb=args.memory_budget_mb,
             long_prompts="skip" if args.skip_long else "error",
         )
@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (default 0.95)")
     p.add_argument("--top-k", type=int, default=20, help="top-k sampling (default 20; 0 disables)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--batch-size", type=int, default=8, help="rollouts of a prompt generated together (default 8)")
+    p.add_argument("--batch-size", type=int, default=64, help="most rollouts generated together, any mix of prompts (default 64)")
+    p.add_argument("--batching", default="cross-prompt", choices=["cross-prompt", "per-prompt"], help="mix prompts in a generation batch (default) or not; the rollouts are the same either way")
+    p.add_argument("--generation-memory-mb", type=float, default=8192, help="KV-cache budget of one generation batch (default 8192)")
     p.add_argument("--memory-budget-mb", type=float, default=2048, help="memory budget of a packed scoring pass (default 2048)")
     p.add_argument("--skip-long", action="store_true", help="skip prompts that do not fit the context window instead of failing")
     p.add_argument("--out", help="new run directory")

@@ -225,18 +225,22 @@ def test_out_of_memory_in_generation_halves_the_batch(loaded_tiny, tmp_path, mon
 
     import monitor.runs.pipeline as pl
 
-    real = pl.sample_rollouts
+    real = pl.generate_rollouts
     sizes = []
 
-    def flaky(*args, n, **kw):
-        sizes.append(n)
-        if n > 1:
+    def flaky(model, tok, requests, **kw):
+        sizes.append(len(requests))
+        if len(requests) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args, n=n, **kw)
+        return real(model, tok, requests, **kw)
 
-    monkeypatch.setattr(pl, "sample_rollouts", flaky)
+    whole = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(rollouts=4, batch_size=4), tmp_path / "whole")
+    monkeypatch.setattr(pl, "generate_rollouts", flaky)
     with caplog.at_level("WARNING"):
         run = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(rollouts=4, batch_size=4), tmp_path / "oom")
     assert run.status == "complete" and sorted(run.rollouts.rollout) == [0, 1, 2, 3]
     assert sizes == [4, 2, 1, 1, 2, 1, 1]
     assert "Out of GPU memory generating 4 rollouts" in caplog.text
+    # Per-rollout seeds: the halves sample exactly what the whole batch did.
+    pd.testing.assert_frame_equal(whole.rollouts, run.rollouts)
+    pd.testing.assert_frame_equal(whole.scores, run.scores)
