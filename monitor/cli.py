@@ -133,7 +133,7 @@ def cmd_score_prompts(args) -> int:
     loaded = _load(args)
     bar = _Bar("prompt")
     try:
-        df = score_prompts(loaded, prompts, args.phrase, markers=_markers(args), enable_thinking=not args.no_thinking, progress=bar)
+        df = score_prompts(loaded, prompts, args.phrase, markers=_markers(args), enable_thinking=not args.no_thinking, progress=bar, batch_size=args.batch_size)
     finally:
         bar.close()
     if args.out:
@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_prompt_arguments(p)
     p.add_argument("--phrase", action="append", required=True, help="probe phrase (repeat for several)")
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
+    p.add_argument("--batch-size", type=int, default=64, help="prompts scored in one padded pass (default 64; 1 = one at a time)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 

@@ -286,3 +286,13 @@ def test_out_of_memory_in_generation_halves_the_batch(loaded_tiny, tmp_path, mon
     # Per-rollout seeds: the halves sample exactly what the whole batch did.
     pd.testing.assert_frame_equal(whole.rollouts, run.rollouts)
     pd.testing.assert_frame_equal(whole.scores, run.scores)
+
+
+def test_score_prompts_batched_equals_one_at_a_time(loaded_tiny):
+    prompts = PROMPTS + [Prompt(f"x{i}", "Please " * i + "answer this question about a test.", "eval") for i in range(1, 9)]
+    one = score_prompts(loaded_tiny, prompts, list(PHRASES), batch_size=1)
+    many = score_prompts(loaded_tiny, prompts, list(PHRASES), batch_size=5)
+    assert len(many) == len(prompts) * len(PHRASES)
+    pd.testing.assert_frame_equal(one.drop(columns=["logprob", "prob", "token_logprobs"]), many.drop(columns=["logprob", "prob", "token_logprobs"]))
+    np.testing.assert_allclose(many.logprob, one.logprob, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(many.token_logprobs.map(np.asarray)), np.concatenate(one.token_logprobs.map(np.asarray)), atol=1e-5)
