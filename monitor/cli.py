@@ -166,6 +166,21 @@ def cmd_verify(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, run_bench
 
+    if args.run:
+        from .runs.throughput import RunBenchConfig, run_throughput_bench
+
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        rcfg = RunBenchConfig(
+            model=args.model, prompts=args.prompts, n_prompts=args.n_prompts, rollouts=args.rollouts,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size, device=args.device,
+            dtype=args.dtype, k0=not args.no_k0,
+        )
+        print(json.dumps(run_throughput_bench(rcfg, log=lambda s: print(s, file=sys.stderr))))
+        return 0
+
     cfg = BenchConfig(
         T=args.T, B=args.B, P=args.P, L=args.L, layers=args.layers, hidden=args.hidden, heads=args.heads,
         kv_heads=args.kv_heads, intermediate=args.intermediate, vocab=args.vocab, dtype=args.dtype, device=args.device,
@@ -247,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-4, help="tolerance on per-token log-probs (default 1e-4)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("bench", help="packed vs naive scoring on a random-weight model", description="Time packed token-forced scoring against the naive method (one forward pass per boundary and phrase) in one process. The last line printed is JSON.")
+    p = sub.add_parser("bench", help="packed vs naive scoring on a random-weight model; --run: end-to-end run throughput", description="Time packed token-forced scoring against the naive method (one forward pass per boundary and phrase) in one process; with --run, time whole runs on the demo organism (per-prompt vs cross-prompt batches, k = 0 one at a time vs batched). The last line printed is JSON.")
     p.add_argument("--T", type=int, default=600, help="rollout tokens (default 600)")
     p.add_argument("--B", type=int, default=30, help="boundaries (default 30)")
     p.add_argument("--P", type=int, default=3, help="phrases (default 3)")
@@ -264,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-naive", action="store_true", help="skip the naive method (for shapes where it is too slow)")
+    g = p.add_argument_group("end-to-end throughput (--run)")
+    g.add_argument("--run", action="store_true", help="time whole runs instead: per-prompt batches against cross-prompt batches, and k = 0 one at a time against batched")
+    g.add_argument("--model", default="data/demo_model", help="model for --run (default: the demo organism)")
+    g.add_argument("--prompts", default="data/prompts/demo_heldout.jsonl", help="prompt file for --run (default: the held-out demo prompts)")
+    g.add_argument("--n-prompts", type=int, default=64, help="prompts for --run, evenly spaced in the file (default 64)")
+    g.add_argument("--rollouts", "-k", type=int, default=1, help="rollouts per prompt for --run (default 1)")
+    g.add_argument("--max-new-tokens", type=int, default=256, help="generation budget for --run (default 256)")
+    g.add_argument("--batch-size", type=int, default=64, help="cross-prompt batch rows for --run (default 64)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    g.add_argument("--no-k0", action="store_true", help="skip the k = 0 comparison")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("runs", help="list runs with their status and size")
