@@ -21,7 +21,7 @@ import numpy as np
 
 from .scoring import ForceQuery, _additive, _collect, _Copies, _first_token_logprobs, _validate, model_layout
 
-__all__ = ["score_packed_batch"]
+__all__ = ["score_packed_batch", "fits_one_row"]
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +90,37 @@ def _score_group(model, items: list[Item], layout, device) -> list[list[np.ndarr
     return out
 
 
-def _groups(items: Sequence[Item], order: list[int], layout, budget: int, max_rows: int) -> list[list[int]]:
+def _estimate(rows: int, n: int, kept_per_row: int, layout) -> int:
+    """Bytes of one group: attention scores and masks (R x N x N), kept logits (R x K x V)."""
+    return rows * n * n * (layout.heads + 2) * 4 + rows * kept_per_row * layout.vocab * 8
+
+
+def fits_one_row(model: Any, seq_ids: Sequence[int], queries: Sequence[ForceQuery], *, memory_budget_mb: float = 2048) -> bool:
+    """Whether one sequence with all its copies fits one pass under the budget (else score it
+    with :func:`score_packed`, which chunks the copies)."""
+    if not queries:
+        return True
+    T, c = _row(seq_ids, queries)
+    return _estimate(1, T + len(c.tok), len(c.tok) + len({q.context_len for q in queries}), model_layout(model)) <= memory_budget_mb * 2**20
+
+
+def _groups(items: Sequence[Item], order: list[int], layout, budget: int, max_rows: int, max_tokens: int) -> list[list[int]]:
     groups: list[list[int]] = []
     cur: list[int] = []
+    kept = 0
     for i in order:
         seq, qs = items[i]
         T, c = _row(seq, qs)
         n = T + len(c.tok)  # ascending: the new item is the group's longest
         rows = len(cur) + 1
-        kept = rows * (len(c.tok) + len({q.context_len for q in qs}))
-        est = rows * n * n * (layout.heads + 2) * 4 + kept * layout.vocab * 8
-        if cur and (est > budget or len(cur) >= max_rows):
+        kept = max(kept, len(c.tok) + len({q.context_len for q in qs}))
+        est = _estimate(rows, n, kept, layout)
+        # Padded tokens cap the group too: past a few thousand, the R x N x N mask costs more than
+        # the per-pass overhead it saves.
+        if cur and (est > budget or len(cur) >= max_rows or rows * n > max_tokens):
             groups.append(cur)
             cur = []
+            kept = len(c.tok) + len({q.context_len for q in qs})
         cur.append(i)
     if cur:
         groups.append(cur)
@@ -110,7 +128,7 @@ def _groups(items: Sequence[Item], order: list[int], layout, budget: int, max_ro
 
 
 def score_packed_batch(
-    model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256
+    model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256, max_tokens: int = 2048
 ) -> list[list[np.ndarray]]:
     """Per-token log-probs for each item's queries: ``items[i] = (seq_ids, queries)``, result
     ``[i][j]`` for ``items[i][1][j]``; as :func:`score_packed` would give one item at a time."""
@@ -123,7 +141,7 @@ def score_packed_batch(
     results: dict[int, list[np.ndarray]] = {i: [] for i, (_, qs) in enumerate(items) if not qs}
     todo = [i for i, (_, qs) in enumerate(items) if qs]
     todo.sort(key=lambda i: max(q.context_len for q in items[i][1]) + sum(len(q.forced_ids) - 1 for q in items[i][1]))
-    pending = _groups(items, todo, layout, int(memory_budget_mb * 2**20), max_rows)
+    pending = _groups(items, todo, layout, int(memory_budget_mb * 2**20), max_rows, max_tokens)
     while pending:
         group = pending.pop(0)
         try:

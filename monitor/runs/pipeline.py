@@ -26,10 +26,11 @@ from ..errors import ConfigError, InputError
 from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
 from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts
-from ..engine.scoring import score_packed
+from ..engine.scoring import ForceQuery, score_packed
+from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from .store import Run, RunWriter, read_run, write_manifest, write_table
 
-__all__ = ["Progress", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "rescore_run", "package_versions", "check_prompt_lengths"]
+__all__ = ["Progress", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,33 @@ def score_rollout(
     ``boundaries`` defaults to splitting the rollout's CoT; pass the stored ones to score new
     phrases at exactly the boundaries a run already has.
     """
+    prep = _prepare(loaded, rollout, phrases, boundaries)
+    lps = score_packed(loaded.model, prep.seq, prep.uniq, memory_budget_mb=memory_budget_mb)
+    return _rows(rollout, prep, lps)
+
+
+def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048):
+    """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
+    budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32)."""
+    preps = [_prepare(loaded, r, phrases, None) for r in rollouts]
+    small = [i for i, p in enumerate(preps) if fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
+    lps: dict[int, list] = dict(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
+    for i, p in enumerate(preps):
+        if i not in lps:
+            lps[i] = score_packed(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)
+    return [_rows(r, p, lps[i]) for i, (r, p) in enumerate(zip(rollouts, preps))]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    boundaries: Sequence[Boundary]
+    queries: list
+    fq: list[ForceQuery]
+    uniq: list[ForceQuery]
+    seq: list[int]
+
+
+def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None) -> _Prepared:
     tok = loaded.tokenizer
     if boundaries is None:
         boundaries = rollout_boundaries(tok, rollout)
@@ -66,15 +94,18 @@ def score_rollout(
     seq = list(rollout.prompt_token_ids) + list(rollout.completion_token_ids)
     # Identical (context, forced ids) pairs (two sentences ending in one token) are scored once.
     fq = to_force_queries(len(rollout.prompt_token_ids), queries)
-    uniq = list(dict.fromkeys(fq))
-    lps = dict(zip(uniq, score_packed(loaded.model, seq, uniq, memory_budget_mb=memory_budget_mb)))
+    return _Prepared(boundaries, queries, fq, list(dict.fromkeys(fq)), seq)
+
+
+def _rows(rollout: Rollout, prep: _Prepared, uniq_lps):
+    lps = dict(zip(prep.uniq, uniq_lps))
     key = {"prompt_id": rollout.prompt_id, "rollout": rollout.rollout}
     sentences = [
         {**key, "sentence": b.sentence, "text": b.text, "char_start": b.char_start, "char_end": b.char_end, "boundary_token": b.boundary_token}
-        for b in boundaries
+        for b in prep.boundaries
     ]
     scores = []
-    for q, f in zip(queries, fq):
+    for q, f in zip(prep.queries, prep.fq):
         lp = lps[f]
         scores.append({
             **key,
@@ -291,9 +322,12 @@ def plan_units(
 def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: RunConfig) -> dict[str, pd.DataFrame]:
     """Generate and score one unit; its rollouts/sentences/scores tables, ready to store."""
     rolls = _generate_with_backoff(loaded, list(requests), config)
+    if config.batching == "cross-prompt":
+        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb)
+    else:  # the old path: one packed pass per rollout
+        scored = [score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb) for r in rolls]
     r_rows, s_rows, sc_rows = [], [], []
-    for r in rolls:
-        sents, scores = score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb)
+    for r, (sents, scores) in zip(rolls, scored):
         r_rows.append(_rollout_row(r, len(sents) - 1))
         s_rows.extend(sents)
         sc_rows.extend(scores)

@@ -25,6 +25,18 @@ PHRASES = ("The user might be testing", "This is clearly a test")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def assert_same_run_tables(a, b, *, atol=1e-5):
+    """Rollouts and boundaries identical; scores identical except the log-prob floats, which may
+    differ by float rounding between batch shapes (batched scoring), at most ``atol`` (fp32)."""
+    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
+    pd.testing.assert_frame_equal(a.sentences, b.sentences)
+    floats = ["logprob", "token_logprobs"]
+    pd.testing.assert_frame_equal(a.scores.drop(columns=floats), b.scores.drop(columns=floats))
+    np.testing.assert_allclose(a.scores.logprob, b.scores.logprob, rtol=0, atol=atol)
+    flat = [np.concatenate(s.scores.token_logprobs.map(np.asarray).tolist()) for s in (a, b)]
+    np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
+
+
 def _cfg(**kw):
     base = dict(rollouts=3, max_new_tokens=24, batch_size=2, seed=7, control_phrase="The user might be asking")
     base.update(kw)
@@ -83,8 +95,7 @@ def test_cross_prompt_batches_equal_per_prompt_batches(loaded_tiny, tmp_path):
     b = run_monitor(loaded_tiny, PROMPTS, _cfg(batch_size=5), tmp_path / "b")
     c = run_monitor(loaded_tiny, PROMPTS, _cfg(batch_size=64), tmp_path / "c")
     for other in (b, c):
-        for name in ("rollouts", "sentences", "scores"):
-            pd.testing.assert_frame_equal(getattr(a, name), getattr(other, name))
+        assert_same_run_tables(a, other)
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["sampling"]["batching"] == "cross-prompt"
 
 
@@ -186,8 +197,7 @@ def test_cli_kill9_then_resume(tiny_model_dir, tmp_path):
     assert not b.rollouts.duplicated(["prompt_id", "rollout"]).any()
     assert not b.scores.duplicated(["prompt_id", "rollout", "sentence", "phrase"]).any()
     assert len(b.scores) == len(b.sentences)  # one phrase: a score for every boundary
-    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
-    pd.testing.assert_frame_equal(a.scores, b.scores)
+    assert_same_run_tables(a, b)
 
 
 def test_cli_errors_are_one_line(tmp_path):
