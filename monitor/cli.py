@@ -86,6 +86,16 @@ def _prompts(args):
     return list(loaded.prompts)
 
 
+def _executor(args, loaded):
+    if args.ray is None:
+        if args.workers is not None:
+            raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
+        return None
+    from .runs.ray_executor import RayExecutor
+
+    return RayExecutor(loaded.spec, address=None if args.ray == "local" else args.ray, workers=args.workers)
+
+
 def cmd_run(args) -> int:
     from .config import RunConfig
     from .runs.pipeline import run_monitor
@@ -98,10 +108,13 @@ def cmd_run(args) -> int:
             args.model = manifest.get("model", {}).get("id")
         loaded = _load(args)
         bar = _Bar("rollout")
+        executor = _executor(args, loaded)
         try:
-            run = run_monitor(loaded, None, None, args.resume, resume=True, progress=bar)
+            run = run_monitor(loaded, None, None, args.resume, resume=True, progress=bar, executor=executor)
         finally:
             bar.close()
+            if executor is not None:
+                executor.shutdown()
     else:
         missing = [f for f in ("model", "prompts", "out") if getattr(args, f) is None]
         if missing or not args.phrase:
@@ -117,10 +130,13 @@ def cmd_run(args) -> int:
         prompts = _prompts(args)
         loaded = _load(args)
         bar = _Bar("rollout")
+        executor = _executor(args, loaded)
         try:
-            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)})
+            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)}, executor=executor)
         finally:
             bar.close()
+            if executor is not None:
+                executor.shutdown()
     print(f"{run.path}: {run.status}, {len(run.prompts)} prompts, {len(run.rollouts)} rollouts, "
           f"{len(run.sentences)} boundaries, {len(run.scores)} scores")
     return 0
@@ -242,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-long", action="store_true", help="skip prompts that do not fit the context window instead of failing")
     p.add_argument("--out", help="new run directory")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (settings and prompts come from it)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", help="run the units on Ray worker actors: a new local cluster, or join ADDRESS (auto, HOST:PORT); needs the [ray] extra")
+    p.add_argument("--workers", type=int, default=None, help="with --ray: N CPU workers (default: one per GPU in the cluster)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_run)
 

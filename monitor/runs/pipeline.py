@@ -12,10 +12,10 @@ import importlib.metadata as md
 import logging
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ from ..engine.scoring import ForceQuery, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from .store import Run, RunWriter, read_run, write_manifest, write_table
 
-__all__ = ["Progress", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
+__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +185,13 @@ def run_monitor(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    executor: "Executor | None" = None,
 ) -> Run:
     """Sample, score and store a run; with ``resume`` continue the run in ``out_dir``.
+
+    ``executor`` runs the units (default: here, one after another, on ``loaded``; see
+    :mod:`monitor.runs.ray_executor` for workers on a Ray cluster). This process alone writes
+    the run directory.
 
     On resume the stored prompts and settings are used (``prompts``/``config`` may be None; if
     given they must match). Returns the run as stored; it is complete unless ``should_stop``
@@ -235,15 +240,40 @@ def run_monitor(
     units = plan_units(prompts, rendered, config, done_keys, kv_bytes_per_token=_kv_bytes_per_token(loaded))
     if progress:
         progress(done, total, "resuming" if done else "starting")
-    for i, unit in enumerate(units):
-        if should_stop is not None and should_stop():
-            log.info("Stopped on request after %d/%d rollouts; resume with --resume %s", done, total, out_dir)
-            return read_run(out_dir)
-        writer.write_unit(unit.name, run_unit(loaded, unit.requests, config))
+    results = (executor or LocalExecutor(loaded)).run(units, config, should_stop=should_stop)
+    for i, (unit, tables) in enumerate(results):
+        # Only this process writes the store, whichever worker computed the unit.
+        writer.write_unit(unit.name, tables)
         done += len(unit.requests)
         if progress:
             progress(done, total, f"batch {i + 1}/{len(units)}")
+    if done < total:
+        log.info("Stopped on request after %d/%d rollouts; resume with --resume %s", done, total, out_dir)
+        return read_run(out_dir)
     return writer.finalize(finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+class Executor(Protocol):
+    """Runs units somewhere and hands their tables back to the driver, which stores them."""
+
+    def run(
+        self, units: Sequence["Unit"], config: RunConfig, *, should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[tuple["Unit", dict[str, pd.DataFrame]]]:
+        """Yield (unit, tables) as units finish, in any order; stop early when ``should_stop()``."""
+        ...
+
+
+class LocalExecutor:
+    """Units one after another in this process, on the already loaded model."""
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+
+    def run(self, units, config, *, should_stop=None):
+        for unit in units:
+            if should_stop is not None and should_stop():
+                return
+            yield unit, run_unit(self.loaded, unit.requests, config)
 
 
 @dataclass(frozen=True)
