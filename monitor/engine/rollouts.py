@@ -27,7 +27,7 @@ from .chat import RenderedPrompt, ThinkMarkers, cot_span
 
 __all__ = [
     "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts",
-    "make_rollout", "next_token_probs", "draw_tokens",
+    "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens",
 ]
 
 FinishReason = Literal["stop", "length"]
@@ -160,6 +160,29 @@ def draw_tokens(probs: Any, uniforms: Any) -> Any:
     return idx.clamp_(max=probs.shape[-1] - 1)
 
 
+def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: float, top_k: int) -> Any:
+    """(B, V) logits, (B,) uniforms -> (B,) tokens: ``draw_tokens(next_token_probs(...))``, but
+    with top-k on, the top-p sort and the CDF run over the top-k candidates only (kept in vocabulary
+    order, so each token's interval is the same as over the whole vocabulary)."""
+    import torch
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    V = logits.shape[-1]
+    if not top_k or top_k >= V:
+        return draw_tokens(next_token_probs(logits, temperature=temperature, top_p=top_p, top_k=top_k), uniforms)
+    scores = logits.float()
+    if temperature != 1.0:
+        scores = TemperatureLogitsWarper(temperature)(None, scores)
+    scores = TopKLogitsWarper(top_k)(None, scores)
+    # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
+    width = int(torch.isfinite(scores).sum(-1).max())
+    cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
+    sub = scores.gather(-1, cand)
+    if top_p < 1.0:
+        sub = TopPLogitsWarper(top_p)(None, sub)
+    return cand.gather(-1, draw_tokens(torch.softmax(sub, dim=-1), uniforms)[:, None]).squeeze(-1)
+
+
 def generate_rollouts(
     model: Any,
     tokenizer: Any,
@@ -206,9 +229,8 @@ def generate_rollouts(
             cache = res.get("cache", None) or res.get("past_key_values")
             logits = res.logits[:, -1, :].float()
             if temperature > 0:
-                probs = next_token_probs(logits, temperature=temperature, top_p=top_p, top_k=top_k)
                 u = torch.stack([torch.rand((), generator=gens[r], dtype=torch.float64) for r in live])
-                nxt = draw_tokens(probs, u.to(probs.device)).tolist()
+                nxt = sample_tokens(logits, u.to(logits.device), temperature=temperature, top_p=top_p, top_k=top_k).tolist()
             else:
                 nxt = logits.argmax(dim=-1).tolist()
             keep = []

@@ -111,3 +111,18 @@ def test_greedy_is_argmax(loaded_tiny):
                              eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"))[0, ids.shape[1]:].tolist()
     got = generate_rollouts(model, tok, [RolloutRequest("p", 0, rendered)], **{**KW, "temperature": 0.0, "max_new_tokens": 12})[0]
     assert list(got.completion_token_ids) == ref[: len(got.completion_token_ids)]
+
+
+@pytest.mark.parametrize("temperature,top_p,top_k", [(0.6, 0.95, 20), (1.0, 0.5, 3), (0.8, 1.0, 7), (1.0, 0.9, 0)])
+def test_candidate_sampling_equals_full_vocabulary_sampling(temperature, top_p, top_k):
+    import torch
+
+    from monitor.engine.rollouts import sample_tokens
+
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(64, 500, generator=g) * 3
+    logits[0, :10] = 5.0  # ties at the k-th score: the warper keeps all of them
+    u = torch.rand(64, generator=g, dtype=torch.float64)
+    full = draw_tokens(next_token_probs(logits, temperature=temperature, top_p=top_p, top_k=top_k), u)
+    fast = sample_tokens(logits, u, temperature=temperature, top_p=top_p, top_k=top_k)
+    assert torch.equal(full, fast)
