@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,10 @@ class RayExecutor:
         opts: dict[str, Any] = {"max_restarts": self.max_restarts, "max_task_retries": 0}
         opts.update({"num_gpus": 1} if use_gpu else {"num_cpus": 1})
         cls = ray.remote(**opts)(_Worker)
-        # Ray gives each GPU actor its own CUDA_VISIBLE_DEVICES, so device "auto" lands on its GPU.
-        self._actors = [cls.remote(self.spec, None if use_gpu else self.threads) for _ in range(n)]
+        # Ray gives each GPU actor its own CUDA_VISIBLE_DEVICES, so device "auto" lands on its GPU
+        # (whatever device the driver loaded its own copy on).
+        spec = replace(self.spec, device="auto") if use_gpu and not self.spec.device_map else self.spec
+        self._actors = [cls.remote(spec, None if use_gpu else self.threads) for _ in range(n)]
         log.info("Ray: %d %s worker(s)", n, "GPU" if use_gpu else "CPU")
         return ray
 
