@@ -88,8 +88,6 @@ def _prompts(args):
 
 def _executor(args, loaded):
     if args.ray is None:
-        if args.workers is not None:
-            raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
         return None
     from .runs.ray_executor import RayExecutor
 
@@ -100,6 +98,8 @@ def cmd_run(args) -> int:
     from .config import RunConfig
     from .runs.pipeline import run_monitor
 
+    if args.workers is not None and args.ray is None:
+        raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
     if args.resume:
         from .runs.store import read_manifest
 

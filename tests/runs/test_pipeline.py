@@ -306,3 +306,29 @@ def test_score_prompts_batched_equals_one_at_a_time(loaded_tiny):
     pd.testing.assert_frame_equal(one.drop(columns=["logprob", "prob", "token_logprobs"]), many.drop(columns=["logprob", "prob", "token_logprobs"]))
     np.testing.assert_allclose(many.logprob, one.logprob, atol=1e-5)
     np.testing.assert_allclose(np.concatenate(many.token_logprobs.map(np.asarray)), np.concatenate(one.token_logprobs.map(np.asarray)), atol=1e-5)
+
+
+def test_cli_workers_without_ray_is_one_line(tmp_path, tiny_model_dir, capsys):
+    from monitor.cli import main
+
+    prompts = _write_prompts(tmp_path / "p.jsonl", 2)
+    assert main(["run", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--phrase", "x", "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers needs --ray" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ray_missing_names_the_install_command(monkeypatch):
+    import builtins
+
+    from monitor.runs import ray_executor
+
+    real = builtins.__import__
+
+    def no_ray(name, *a, **kw):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[ray\]"'):
+        ray_executor._import_ray()
