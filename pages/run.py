@@ -73,7 +73,7 @@ top_p = s4.number_input("Top-p", min_value=0.01, max_value=1.0, value=view_state
 s5, s6, s7, s8 = st.columns(4)
 top_k = s5.number_input("Top-k (0: off)", min_value=0, max_value=1000, value=view_state.kept("run.top_k", 20), key="run.top_k")
 seed = s6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=view_state.kept("run.seed", 0), key="run.seed")
-batch = s7.number_input("Batch size", min_value=1, max_value=256, value=view_state.kept("run.batch", 8), key="run.batch")
+batch = s7.number_input("Batch size", min_value=1, max_value=256, value=view_state.kept("run.batch", 64), key="run.batch", help="Rollouts generated together; a batch mixes prompts (the rollouts are the same whatever the batch).")
 skip_long = s8.checkbox("Skip prompts too long for the context", value=view_state.kept("run.skip_long", False), key="run.skip_long")
 
 for _k, _v in (("run.phrases", phr_df), ("run.control", control), ("run.k", k), ("run.max_new", max_new), ("run.temperature", temperature),
