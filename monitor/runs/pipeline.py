@@ -269,7 +269,9 @@ class LocalExecutor:
     def __init__(self, loaded: LoadedModel):
         self.loaded = loaded
 
-    def run(self, units, config, *, should_stop=None):
+    def run(
+        self, units: Sequence["Unit"], config: RunConfig, *, should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[tuple["Unit", dict[str, pd.DataFrame]]]:
         for unit in units:
             if should_stop is not None and should_stop():
                 return

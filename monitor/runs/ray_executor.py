@@ -168,8 +168,12 @@ class RayExecutor:
                 idle.append(actor)
                 yield unit, tables
         finally:
+            # Left early (an error while storing, or the caller stopped reading): drop the rest.
             for ref in running:
-                ray.cancel(ref, force=True)
+                try:
+                    ray.cancel(ref)
+                except Exception as e:  # cancelling is best effort; never mask the original error
+                    log.debug("Could not cancel %s: %s", ref, e)
 
     def shutdown(self) -> None:
         """Stop the workers (and the local cluster, if this executor started one)."""
