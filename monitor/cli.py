@@ -99,10 +99,20 @@ def _note_special_tokens(loaded, prompts, mode: str) -> None:
         print(f"note: {len(hits) - 10} more prompt(s) contain special-token text", file=sys.stderr)
 
 
+def _executor(args, loaded):
+    if args.ray is None:
+        return None
+    from .runs.ray_executor import RayExecutor
+
+    return RayExecutor(loaded.spec, address=None if args.ray == "local" else args.ray, workers=args.workers)
+
+
 def cmd_run(args) -> int:
     from .config import RunConfig
     from .runs.pipeline import run_monitor
 
+    if args.workers is not None and args.ray is None:
+        raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
     if args.resume:
         from .runs.store import read_manifest, run_lock
 
@@ -113,10 +123,13 @@ def cmd_run(args) -> int:
             args.model = manifest.get("model", {}).get("id")
         loaded = _load(args)
         bar = _Bar("rollout")
+        executor = _executor(args, loaded)
         try:
-            run = run_monitor(loaded, None, None, args.resume, resume=True, progress=bar)
+            run = run_monitor(loaded, None, None, args.resume, resume=True, progress=bar, executor=executor)
         finally:
             bar.close()
+            if executor is not None:
+                executor.shutdown()
     else:
         missing = [f for f in ("model", "prompts", "out") if getattr(args, f) is None]
         if missing or not args.phrase:
@@ -125,7 +138,7 @@ def cmd_run(args) -> int:
         config = RunConfig(
             tuple(args.phrase), rollouts=args.rollouts, max_new_tokens=args.max_new_tokens,
             temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed,
-            batch_size=args.batch_size, markers=_markers(args), enable_thinking=not args.no_thinking,
+            batch_size=args.batch_size, batching=args.batching, generation_memory_mb=args.generation_memory_mb, markers=_markers(args), enable_thinking=not args.no_thinking,
             control_phrase=args.control_phrase, memory_budget_mb=args.memory_budget_mb,
             long_prompts="skip" if args.skip_long else "error", special_tokens=args.special_tokens,
         )
@@ -136,10 +149,13 @@ def cmd_run(args) -> int:
         loaded = _load(args)
         _note_special_tokens(loaded, prompts, args.special_tokens)
         bar = _Bar("rollout")
+        executor = _executor(args, loaded)
         try:
-            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)})
+            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)}, executor=executor)
         finally:
             bar.close()
+            if executor is not None:
+                executor.shutdown()
     print(f"{run.path}: {run.status}, {len(run.prompts)} prompts, {len(run.rollouts)} rollouts, "
           f"{len(run.sentences)} boundaries, {len(run.scores)} scores")
     return 0
@@ -171,7 +187,7 @@ def cmd_score_prompts(args) -> int:
     bar = _Bar("prompt")
     try:
         df = score_prompts(loaded, prompts, args.phrase, markers=_markers(args), enable_thinking=not args.no_thinking, progress=bar,
-                           special_tokens=args.special_tokens)
+                           special_tokens=args.special_tokens, batch_size=args.batch_size)
     finally:
         bar.close()
     if args.out:
@@ -203,6 +219,21 @@ def cmd_verify(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, run_bench
+
+    if args.run:
+        from .runs.throughput import RunBenchConfig, run_throughput_bench
+
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        rcfg = RunBenchConfig(
+            model=args.model, prompts=args.prompts, n_prompts=args.n_prompts, rollouts=args.rollouts,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size, device=args.device,
+            dtype=args.dtype, k0=not args.no_k0,
+        )
+        print(json.dumps(run_throughput_bench(rcfg, log=lambda s: print(s, file=sys.stderr))))
+        return 0
 
     cfg = BenchConfig(
         T=args.T, B=args.B, P=args.P, L=args.L, layers=args.layers, hidden=args.hidden, heads=args.heads,
@@ -258,11 +289,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (default 0.95)")
     p.add_argument("--top-k", type=int, default=20, help="top-k sampling (default 20; 0 disables)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--batch-size", type=int, default=8, help="rollouts of a prompt generated together (default 8)")
+    p.add_argument("--batch-size", type=int, default=64, help="most rollouts generated together, any mix of prompts (default 64)")
+    p.add_argument("--batching", default="cross-prompt", choices=["cross-prompt", "per-prompt"], help="mix prompts in a generation batch (default) or not; the rollouts are the same either way")
+    p.add_argument("--generation-memory-mb", type=float, default=8192, help="KV-cache budget of one generation batch (default 8192)")
     p.add_argument("--memory-budget-mb", type=float, default=2048, help="memory budget of a packed scoring pass (default 2048)")
     p.add_argument("--skip-long", action="store_true", help="skip prompts that do not fit the context window instead of failing")
     p.add_argument("--out", help="new run directory (must not exist or be empty)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (settings and prompts come from it)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", help="run the units on Ray worker actors: a new local cluster, or join ADDRESS (auto, HOST:PORT); needs the [ray] extra")
+    p.add_argument("--workers", type=int, default=None, help="with --ray: N CPU workers (default: one per GPU in the cluster)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_run)
 
@@ -271,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_prompt_arguments(p)
     p.add_argument("--phrase", action="append", required=True, help="probe phrase (repeat for several)")
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
+    p.add_argument("--batch-size", type=int, default=64, help="prompts scored in one padded pass (default 64; 1 = one at a time)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 
@@ -282,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-4, help="tolerance on per-token log-probs (default 1e-4)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("bench", help="packed vs naive scoring on a random-weight model", description="Time packed token-forced scoring against the naive method (one forward pass per boundary and phrase) in one process. The last line printed is JSON.")
+    p = sub.add_parser("bench", help="packed vs naive scoring on a random-weight model; --run: end-to-end run throughput", description="Time packed token-forced scoring against the naive method (one forward pass per boundary and phrase) in one process; with --run, time whole runs on the demo organism (per-prompt vs cross-prompt batches, k = 0 one at a time vs batched). The last line printed is JSON.")
     p.add_argument("--T", type=int, default=600, help="rollout tokens (default 600)")
     p.add_argument("--B", type=int, default=30, help="boundaries (default 30)")
     p.add_argument("--P", type=int, default=3, help="phrases (default 3)")
@@ -299,6 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-naive", action="store_true", help="skip the naive method (for shapes where it is too slow)")
+    g = p.add_argument_group("end-to-end throughput (--run)")
+    g.add_argument("--run", action="store_true", help="time whole runs instead: per-prompt batches against cross-prompt batches, and k = 0 one at a time against batched")
+    g.add_argument("--model", default="data/demo_model", help="model for --run (default: the demo organism)")
+    g.add_argument("--prompts", default="data/prompts/demo_heldout.jsonl", help="prompt file for --run (default: the held-out demo prompts)")
+    g.add_argument("--n-prompts", type=int, default=64, help="prompts for --run, evenly spaced in the file (default 64)")
+    g.add_argument("--rollouts", "-k", type=int, default=1, help="rollouts per prompt for --run (default 1)")
+    g.add_argument("--max-new-tokens", type=int, default=256, help="generation budget for --run (default 256)")
+    g.add_argument("--batch-size", type=int, default=64, help="cross-prompt batch rows for --run (default 64)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    g.add_argument("--no-k0", action="store_true", help="skip the k = 0 comparison")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("runs", help="list runs with their status and size")

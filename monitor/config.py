@@ -10,11 +10,15 @@ from .engine.chat import ThinkMarkers
 from .errors import ConfigError
 from .engine.forcing import check_phrase
 
-__all__ = ["Progress", "RunConfig", "PAPER_PHRASES", "CONTROL_PHRASE"]
+__all__ = ["Progress", "RunConfig", "SAMPLER", "PAPER_PHRASES", "CONTROL_PHRASE"]
 
 # Probe phrases from the paper, and its control (same surface form, no eval content).
 PAPER_PHRASES = ("The user might be testing", "This is clearly a test", "This is a fictional scenario")
 CONTROL_PHRASE = "The user might be asking"
+
+SAMPLER = "per-rollout-seed-v1"
+"""Recorded in the manifest: each rollout's tokens depend only on (seed, prompt id, rollout index)."""
+_SAMPLING_KEYS = ("rollouts", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size", "batching", "generation_memory_mb")
 
 Progress = Callable[[int, int, str], None]
 """``progress(done, total, message)``, called as work completes (the CLI draws a bar, the app too)."""
@@ -37,9 +41,16 @@ class RunConfig:
     top_k: int = 20
     """Top-k sampling cut-off (0 disables)."""
     seed: int = 0
-    """Base seed; each batch of rollouts gets a seed derived from (seed, prompt id, first rollout)."""
-    batch_size: int = 8
-    """Rollouts of one prompt generated together (also the unit of crash-safe writing)."""
+    """Base seed; each rollout's random stream is seeded from (seed, prompt id, rollout index)."""
+    batch_size: int = 64
+    """Most rollouts generated together in one batch (also the unit of crash-safe writing)."""
+    batching: Literal["cross-prompt", "per-prompt"] = "cross-prompt"
+    """``cross-prompt``: batches mix prompts (length-bucketed, left-padded), the fast default at
+    small k; ``per-prompt``: a batch holds rollouts of one prompt (the old behaviour, for
+    comparison). Both give the same rollouts: each depends only on (seed, prompt id, index)."""
+    generation_memory_mb: float = 8192
+    """Memory budget of one generation batch's KV cache; caps the batch below ``batch_size`` for
+    long prompts and budgets (out-of-memory still halves a batch)."""
     markers: ThinkMarkers = field(default_factory=ThinkMarkers)
     """Think-block markers of the model's chat format."""
     enable_thinking: bool = True
@@ -72,6 +83,10 @@ class RunConfig:
             raise ConfigError("Sampling settings out of range: temperature >= 0, 0 < top_p <= 1, top_k >= 0.")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
+        if self.batching not in ("cross-prompt", "per-prompt"):
+            raise ConfigError(f"batching is 'cross-prompt' or 'per-prompt' (got {self.batching!r}).")
+        if self.generation_memory_mb <= 0:
+            raise ConfigError("generation_memory_mb must be positive.")
         if self.memory_budget_mb <= 0:
             raise ConfigError("memory_budget_mb must be positive.")
         if self.long_prompts not in ("error", "skip"):
@@ -87,9 +102,9 @@ class RunConfig:
             "chat": {"think_open": self.markers.open, "think_close": self.markers.close, "enable_thinking": self.enable_thinking,
                      "special_tokens": self.special_tokens},
             "sampling": {
-                k: v
-                for k, v in asdict(self).items()
-                if k in ("rollouts", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size")
+                **{k: v for k, v in asdict(self).items() if k in _SAMPLING_KEYS},
+                # How rollouts are seeded; runs started before per-rollout seeds lack it.
+                "sampler": SAMPLER,
             },
             "scoring": {"memory_budget_mb": self.memory_budget_mb, "method": "packed"},
         }
@@ -109,5 +124,5 @@ class RunConfig:
             # runs made before the setting existed parsed special-token text as markup
             special_tokens=chat.get("special_tokens", "parse"),
             memory_budget_mb=manifest.get("scoring", {}).get("memory_budget_mb", 2048),
-            **{k: s[k] for k in ("rollouts", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size") if k in s},
+            **{k: s[k] for k in _SAMPLING_KEYS if k in s},
         )

@@ -74,8 +74,19 @@ top_p = s4.number_input("Top-p", min_value=0.01, max_value=1.0, value=view_state
 s5, s6, s7, s8 = st.columns(4)
 top_k = s5.number_input("Top-k (0: off)", min_value=0, max_value=1000, value=view_state.kept("run.top_k", 20), key="run.top_k")
 seed = s6.number_input("Seed", min_value=0, max_value=2**31 - 1, value=view_state.kept("run.seed", 0), key="run.seed")
-batch = s7.number_input("Batch size", min_value=1, max_value=256, value=view_state.kept("run.batch", 8), key="run.batch")
+batch = s7.number_input("Batch size", min_value=1, max_value=256, value=view_state.kept("run.batch", 64), key="run.batch", help="Rollouts generated together; a batch mixes prompts (the rollouts are the same whatever the batch).")
 skip_long = s8.checkbox("Skip prompts too long for the context", value=view_state.kept("run.skip_long", False), key="run.skip_long")
+
+from monitor.runs.ray_executor import ray_available  # noqa: E402  (light: imports Ray only when used)
+
+use_ray, workers = False, 1
+if ray_available():  # the switch exists only where the [ray] extra is installed
+    r1, r2, _r3, _r4 = st.columns(4)
+    use_ray = r1.checkbox("Run on Ray workers", value=view_state.kept("run.ray", False), key="run.ray",
+                          help="Starts a local Ray cluster; each worker holds the model and takes whole batches. Same rollouts as without Ray.")
+    workers = r2.number_input("Ray CPU workers", min_value=1, max_value=64, value=view_state.kept("run.workers", 2), key="run.workers", disabled=not use_ray)
+    view_state.keep("run.ray", use_ray)
+    view_state.keep("run.workers", workers)
 
 for _k, _v in (("run.phrases", phr_df), ("run.control", control), ("run.k", k), ("run.max_new", max_new), ("run.temperature", temperature),
                ("run.top_p", top_p), ("run.top_k", top_k), ("run.seed", seed), ("run.batch", batch), ("run.skip_long", skip_long)):
@@ -125,7 +136,17 @@ def _start() -> str | None:
 
         job.message = f"loading {choice.model_id}"
         loaded = _model.get(choice)
-        run = runs.run_monitor(loaded, prompts, config, out_dir, progress=job.progress, should_stop=job.should_stop)
+        executor = None
+        if use_ray:
+            from monitor.runs.ray_executor import RayExecutor
+
+            job.message = f"starting {int(workers)} Ray worker(s)"
+            executor = RayExecutor(loaded.spec, workers=int(workers))
+        try:
+            run = runs.run_monitor(loaded, prompts, config, out_dir, progress=job.progress, should_stop=job.should_stop, executor=executor)
+        finally:
+            if executor is not None:
+                executor.shutdown()
         if judge is not None and run.status == "complete" and not job.should_stop():
             job.label += " + judge"
             _judge.run_judge(out_dir, judge, progress=job.progress, should_stop=job.should_stop)

@@ -13,7 +13,7 @@ from .chat import ThinkMarkers, RenderedPrompt, render_prompt, cot_span, k0_cont
 from .sentences import Sentence, split_sentences
 from .forcing import Alignment, ForcedPhrase, token_end_offsets, boundary_for_char, force_phrase, check_phrase
 from .scoring import Method, ForceQuery, score_packed, score_naive, model_layout
-from .rollouts import FinishReason, Rollout, batch_seed, sample_rollouts, make_rollout
+from .rollouts import FinishReason, Rollout, RolloutRequest, rollout_seed, generate_rollouts, sample_rollouts, make_rollout
 from .boundaries import Boundary, PhraseQuery, rollout_boundaries, phrase_queries
 from .k0 import score_prompts
 from .attribution import ORIGINAL_ID, Variant, loo_variants, variant_prompts, attribution_table
@@ -24,7 +24,7 @@ __all__ = [
     "ThinkMarkers", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text", "Sentence",
     "split_sentences", "Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char",
     "force_phrase", "check_phrase", "Method", "ForceQuery", "score_packed", "score_naive",
-    "model_layout", "FinishReason", "Rollout", "batch_seed", "sample_rollouts", "make_rollout",
+    "model_layout", "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts", "make_rollout",
     "Boundary", "PhraseQuery", "rollout_boundaries", "phrase_queries", "score_prompts",
     "ORIGINAL_ID", "Variant", "loo_variants", "variant_prompts", "attribution_table",
 ]

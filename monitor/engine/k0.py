@@ -2,7 +2,7 @@
 
 This is the Workbench's instant score: edit an evaluation prompt, see how likely the model is to
 open its reasoning with "The user might be testing". All phrases of a prompt are scored in one
-packed pass.
+packed pass, and many prompts share one padded pass.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import pandas as pd
 from .chat import ThinkMarkers, k0_context_text, render_prompt
 from .forcing import check_phrase, force_phrase
 from .models import LoadedModel
+from ..errors import ConfigError
 from ..config import Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
 from .special import tokenize_rendered
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
+from .batch_scoring import score_packed_batch
 
 __all__ = ["score_prompts"]
 
@@ -36,23 +38,44 @@ def score_prompts(
     memory_budget_mb: float = 2048,
     progress: Progress | None = None,
     special_tokens: str = "text",
+    batch_size: int = 64,
 ) -> pd.DataFrame:
-    """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``)."""
+    """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``).
+
+    Up to ``batch_size`` prompts are scored in one padded pass (:func:`score_packed_batch`, the
+    same log-probs to ~1e-5 in fp32); ``batch_size=1`` scores one prompt per pass.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be at least 1 (got {batch_size}).")
     phrases = [check_phrase(p) for p in phrases]
     tok = loaded.tokenizer
     rows = []
     # Context window: a size check before tokenizing anything, then prompt + phrase tokens per prompt.
     check_prompt_sizes(loaded.model, tok, prompts, skip_hint="")
     reserve = phrase_tokens(tok, phrases)
-    for i, p in enumerate(prompts):
-        rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens)
-        ctx_text = k0_context_text(rendered, markers)
-        ctx = tokenize_rendered(tok, ctx_text, p, special_tokens=special_tokens)  # type: ignore[arg-type]
-        fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
-        forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
-        lps = score_packed(
-            loaded.model, ctx, [ForceQuery(f.context_len, f.forced_ids) for f in forced], memory_budget_mb=memory_budget_mb
-        )
+    for lo in range(0, len(prompts), batch_size):
+        batch = []
+        for p in prompts[lo : lo + batch_size]:
+            rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens)
+            ctx_text = k0_context_text(rendered, markers)
+            ctx = tokenize_rendered(tok, ctx_text, p, special_tokens=special_tokens)  # type: ignore[arg-type]
+            fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
+            forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
+            batch.append((p, rendered, ctx, forced))
+        rows.extend(_score_batch(loaded, batch, phrases, memory_budget_mb))
+        if progress:
+            progress(min(lo + batch_size, len(prompts)), len(prompts), batch[-1][0].prompt_id)
+    return pd.DataFrame(rows, columns=K0_COLUMNS)
+
+
+def _score_batch(loaded: LoadedModel, batch, phrases: Sequence[str], memory_budget_mb: float) -> list[dict]:
+    items = [(ctx, [ForceQuery(f.context_len, f.forced_ids) for f in forced]) for _, _, ctx, forced in batch]
+    if len(items) == 1:
+        all_lps = [score_packed(loaded.model, items[0][0], items[0][1], memory_budget_mb=memory_budget_mb)]
+    else:
+        all_lps = score_packed_batch(loaded.model, items, memory_budget_mb=memory_budget_mb)
+    rows = []
+    for (p, rendered, _, forced), lps in zip(batch, all_lps):
         for ph, f, lp in zip(phrases, forced, lps):
             total = float(lp.sum())
             rows.append({
@@ -60,6 +83,4 @@ def score_prompts(
                 "token_logprobs": lp.tolist(), "forced_token_ids": list(f.forced_ids), "alignment": f.alignment,
                 "prompt_tokens": len(rendered.token_ids),
             })
-        if progress:
-            progress(i + 1, len(prompts), p.prompt_id)
-    return pd.DataFrame(rows, columns=K0_COLUMNS)
+    return rows

@@ -1,20 +1,34 @@
 """Sample chain-of-thought rollouts, keeping the sampled token ids.
 
-Rollouts of one prompt are generated together in batches; each batch is seeded from
-(run seed, prompt id, first rollout index), so the same settings give the same rollouts whatever
-order prompts run in, and a resumed run regenerates a missing batch exactly as it would have been.
+A rollout's tokens depend only on (run seed, prompt id, rollout index) and the sampling settings,
+never on which batch it was generated in or on its neighbours there. Each rollout owns a random
+stream (a CPU ``torch.Generator`` seeded by :func:`rollout_seed`) that gives one uniform number
+per generated token; the next token is the inverse-CDF draw of that number from the distribution
+transformers' own warpers (temperature, then top-k, then top-p, as in ``generate``) leave.
+So batches may mix prompts and rollouts freely (left-padded, length-bucketed), a resumed run
+regenerates a missing rollout exactly, and workers on other machines reproduce it too.
+
+What can still differ is floating-point rounding between batch shapes: a padded batch computes
+the same logits to ~1e-6, not bit for bit, so a draw that lands within that distance of a
+boundary between two tokens' probability intervals can flip. On CPU in fp32 this is rare; on a
+GPU (other kernels per batch size, bf16) it is more frequent, and a rollout reproduces exactly only
+with the same batch composition.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .chat import RenderedPrompt, ThinkMarkers, cot_span
 
-__all__ = ["FinishReason", "Rollout", "batch_seed", "sample_rollouts", "make_rollout"]
+__all__ = [
+    "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts",
+    "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens",
+]
 
 FinishReason = Literal["stop", "length"]
 
@@ -28,7 +42,7 @@ class Rollout:
     rollout: int
     """Index among the prompt's rollouts (0..k-1)."""
     seed: int
-    """Seed of the batch it was sampled in."""
+    """Seed of this rollout's random stream (:func:`rollout_seed`)."""
     prompt_token_ids: tuple[int, ...]
     """The rendered prompt's ids (the generation prompt included)."""
     completion_token_ids: tuple[int, ...]
@@ -52,10 +66,22 @@ class Rollout:
         return self.completion_text[self.cot_char_start : self.cot_char_end]
 
 
-def batch_seed(seed: int, prompt_id: str, first_rollout: int) -> int:
-    """A 31-bit seed for one batch, stable across processes and Python versions."""
-    digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{first_rollout}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+@dataclass(frozen=True)
+class RolloutRequest:
+    """One rollout to generate: which prompt, which index, and the prompt's rendered ids."""
+
+    prompt_id: str
+    """The prompt's id (part of the rollout's seed)."""
+    rollout: int
+    """The rollout's index among the prompt's rollouts (part of its seed)."""
+    rendered: RenderedPrompt
+    """The prompt rendered by the chat template."""
+
+
+def rollout_seed(seed: int, prompt_id: str, rollout: int) -> int:
+    """A 63-bit seed for one rollout, stable across processes, machines and Python versions."""
+    digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{rollout}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -104,6 +130,134 @@ def make_rollout(
     )
 
 
+def next_token_probs(logits: Any, *, temperature: float, top_p: float, top_k: int) -> Any:
+    """(B, V) logits -> (B, V) fp32 sampling distribution, exactly as ``generate(do_sample=True)``
+    builds it: transformers' temperature, top-k and top-p warpers in that order, then softmax."""
+    import torch
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    scores = logits.float()
+    if temperature != 1.0:
+        scores = TemperatureLogitsWarper(temperature)(None, scores)
+    if top_k and top_k < scores.shape[-1]:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+    if top_p < 1.0:
+        scores = TopPLogitsWarper(top_p)(None, scores)
+    return torch.softmax(scores, dim=-1)
+
+
+def draw_tokens(probs: Any, uniforms: Any) -> Any:
+    """Inverse-CDF draws: row b takes the token whose probability interval holds ``uniforms[b]``.
+
+    probs (B, V), uniforms (B,) in [0, 1) -> (B,) token ids. A token of probability 0 has an
+    empty interval and is never drawn.
+    """
+    import torch
+
+    cdf = probs.double().cumsum(dim=-1)
+    x = (uniforms.to(cdf) * cdf[:, -1]).unsqueeze(-1)
+    idx = torch.searchsorted(cdf, x, right=True).squeeze(-1)
+    return idx.clamp_(max=probs.shape[-1] - 1)
+
+
+def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: float, top_k: int) -> Any:
+    """(B, V) logits, (B,) uniforms -> (B,) tokens: ``draw_tokens(next_token_probs(...))``, but
+    with top-k on, the top-p sort and the CDF run over the top-k candidates only (kept in vocabulary
+    order, so each token's interval is the same as over the whole vocabulary)."""
+    import torch
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    V = logits.shape[-1]
+    if not top_k or top_k >= V:
+        return draw_tokens(next_token_probs(logits, temperature=temperature, top_p=top_p, top_k=top_k), uniforms)
+    scores = logits.float()
+    if temperature != 1.0:
+        scores = TemperatureLogitsWarper(temperature)(None, scores)
+    scores = TopKLogitsWarper(top_k)(None, scores)
+    # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
+    width = int(torch.isfinite(scores).sum(-1).max())
+    cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
+    sub = scores.gather(-1, cand)
+    if top_p < 1.0:
+        sub = TopPLogitsWarper(top_p)(None, sub)
+    return cand.gather(-1, draw_tokens(torch.softmax(sub, dim=-1), uniforms)[:, None]).squeeze(-1)
+
+
+def generate_rollouts(
+    model: Any,
+    tokenizer: Any,
+    requests: Sequence[RolloutRequest],
+    *,
+    seed: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    markers: ThinkMarkers,
+) -> list[Rollout]:
+    """Generate the requested rollouts in one left-padded batch (any mix of prompts and indices).
+
+    Rows that sample an end-of-sequence token leave the batch (their cache rows are dropped), so
+    a batch costs what its longest rollouts need. Temperature 0 is greedy decoding.
+    """
+    import torch
+
+    if not requests:
+        return []
+    device = model.get_input_embeddings().weight.device
+    eos = _eos_ids(model, tokenizer)
+    seeds = [rollout_seed(seed, r.prompt_id, r.rollout) for r in requests]
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    prompts = [list(r.rendered.token_ids) for r in requests]
+    B, L = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((B, L), pad, dtype=torch.long)
+    mask = torch.zeros((B, L), dtype=torch.long)
+    for b, p in enumerate(prompts):
+        ids[b, L - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[b, L - len(p) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    pos = (mask.cumsum(-1) - 1).clamp_(min=0)
+    out: list[list[int]] = [[] for _ in range(B)]
+    live = list(range(B))  # request index of each batch row still generating
+    cache = None
+    # transformers 5.24 renamed ``past_key_values`` to ``cache``; older 5.x only knows the old name.
+    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    with torch.inference_mode():
+        for step in range(max_new_tokens):
+            res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
+            cache = res.get("cache", None) or res.get("past_key_values")
+            logits = res.logits[:, -1, :].float()
+            if temperature > 0:
+                u = torch.stack([torch.rand((), generator=gens[r], dtype=torch.float64) for r in live])
+                nxt = sample_tokens(logits, u.to(logits.device), temperature=temperature, top_p=top_p, top_k=top_k).tolist()
+            else:
+                nxt = logits.argmax(dim=-1).tolist()
+            keep = []
+            for row, (r, t) in enumerate(zip(live, nxt)):
+                out[r].append(int(t))
+                if int(t) not in eos:
+                    keep.append(row)
+            if not keep or step == max_new_tokens - 1:
+                break
+            if len(keep) < len(live):
+                sel = torch.tensor(keep, dtype=torch.long, device=device)
+                cache.batch_select_indices(sel)
+                mask, pos = mask[sel], pos[sel]
+                nxt = [nxt[row] for row in keep]
+                live = [live[row] for row in keep]
+            ids = torch.tensor(nxt, dtype=torch.long, device=device)[:, None]
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
+            pos = pos[:, -1:] + 1
+    return [
+        make_rollout(
+            tokenizer, prompt_id=r.prompt_id, rollout=r.rollout, seed=s, rendered=r.rendered,
+            completion_ids=c, eos_ids=eos, markers=markers,
+        )
+        for r, s, c in zip(requests, seeds, out)
+    ]
+
+
 def sample_rollouts(
     model: Any,
     tokenizer: Any,
@@ -119,39 +273,9 @@ def sample_rollouts(
     top_k: int,
     markers: ThinkMarkers,
 ) -> list[Rollout]:
-    """Sample ``n`` rollouts of one prompt in one batch, seeded with ``batch_seed(seed, ...)``."""
-    import torch
-
-    device = model.get_input_embeddings().weight.device
-    s = batch_seed(seed, prompt_id, first_rollout)
-    torch.manual_seed(s)
-    input_ids = torch.tensor([list(rendered.token_ids)] * n, dtype=torch.long, device=device)
-    eos = _eos_ids(model, tokenizer)
-    sampling = (
-        {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k or None}
-        if temperature > 0
-        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    """Rollouts ``first_rollout .. first_rollout + n - 1`` of one prompt, in one batch."""
+    reqs = [RolloutRequest(prompt_id, first_rollout + i, rendered) for i in range(n)]
+    return generate_rollouts(
+        model, tokenizer, reqs, seed=seed, max_new_tokens=max_new_tokens, temperature=temperature,
+        top_p=top_p, top_k=top_k, markers=markers,
     )
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=sorted(eos) or None,
-            **sampling,
-        )
-    completions = out[:, input_ids.shape[1] :].tolist()
-    return [
-        make_rollout(
-            tokenizer,
-            prompt_id=prompt_id,
-            rollout=first_rollout + i,
-            seed=s,
-            rendered=rendered,
-            completion_ids=c,
-            eos_ids=eos,
-            markers=markers,
-        )
-        for i, c in enumerate(completions)
-    ]

@@ -1,9 +1,9 @@
 """The monitor pipeline: prompts -> rollouts -> boundaries -> token-forced scores -> run store.
 
-Work is done in *units* (one batch of rollouts of one prompt). Each unit is written to the run
-directory as soon as it is scored, so a crash loses at most the unit in flight, and a resume
-regenerates exactly the missing units (their seeds depend only on the run seed, the prompt id and
-the first rollout index).
+Work is done in *units*: one generation batch, which may mix prompts (length-bucketed, see
+:func:`plan_units`). Each unit is written to the run directory as soon as it is scored, so a crash
+loses at most the unit in flight, and a resume generates exactly the missing rollouts, in whatever
+batches: a rollout's tokens depend only on the run seed, its prompt id and its index.
 """
 
 from __future__ import annotations
@@ -12,23 +12,25 @@ import importlib.metadata as md
 import logging
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pandas as pd
 
 from ..engine.boundaries import Boundary, phrase_queries, rollout_boundaries, to_force_queries
 from ..engine.chat import RenderedPrompt, render_prompt
-from ..config import Progress, RunConfig
+from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
 from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
-from ..engine.rollouts import Rollout, sample_rollouts
-from ..engine.scoring import score_packed
+from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts
+from ..engine.scoring import ForceQuery, score_packed
+from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
-__all__ = ["Progress", "run_monitor", "score_prompts", "score_rollout", "rescore_run", "package_versions", "check_prompt_lengths"]
+__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,33 @@ def score_rollout(
     ``boundaries`` defaults to splitting the rollout's CoT; pass the stored ones to score new
     phrases at exactly the boundaries a run already has.
     """
+    prep = _prepare(loaded, rollout, phrases, boundaries)
+    lps = score_packed(loaded.model, prep.seq, prep.uniq, memory_budget_mb=memory_budget_mb)
+    return _rows(rollout, prep, lps)
+
+
+def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048):
+    """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
+    budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32)."""
+    preps = [_prepare(loaded, r, phrases, None) for r in rollouts]
+    small = [i for i, p in enumerate(preps) if fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
+    lps: dict[int, list] = dict(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
+    for i, p in enumerate(preps):
+        if i not in lps:
+            lps[i] = score_packed(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)
+    return [_rows(r, p, lps[i]) for i, (r, p) in enumerate(zip(rollouts, preps))]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    boundaries: Sequence[Boundary]
+    queries: list
+    fq: list[ForceQuery]
+    uniq: list[ForceQuery]
+    seq: list[int]
+
+
+def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None) -> _Prepared:
     tok = loaded.tokenizer
     if boundaries is None:
         boundaries = rollout_boundaries(tok, rollout)
@@ -65,15 +94,18 @@ def score_rollout(
     seq = list(rollout.prompt_token_ids) + list(rollout.completion_token_ids)
     # Identical (context, forced ids) pairs (two sentences ending in one token) are scored once.
     fq = to_force_queries(len(rollout.prompt_token_ids), queries)
-    uniq = list(dict.fromkeys(fq))
-    lps = dict(zip(uniq, score_packed(loaded.model, seq, uniq, memory_budget_mb=memory_budget_mb)))
+    return _Prepared(boundaries, queries, fq, list(dict.fromkeys(fq)), seq)
+
+
+def _rows(rollout: Rollout, prep: _Prepared, uniq_lps):
+    lps = dict(zip(prep.uniq, uniq_lps))
     key = {"prompt_id": rollout.prompt_id, "rollout": rollout.rollout}
     sentences = [
         {**key, "sentence": b.sentence, "text": b.text, "char_start": b.char_start, "char_end": b.char_end, "boundary_token": b.boundary_token}
-        for b in boundaries
+        for b in prep.boundaries
     ]
     scores = []
-    for q, f in zip(queries, fq):
+    for q, f in zip(prep.queries, prep.fq):
         lp = lps[f]
         scores.append({
             **key,
@@ -139,8 +171,13 @@ def run_monitor(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    executor: "Executor | None" = None,
 ) -> Run:
     """Sample, score and store a run; with ``resume`` continue the run in ``out_dir``.
+
+    ``executor`` runs the units (default: here, one after another, on ``loaded``; see
+    :mod:`monitor.runs.ray_executor` for workers on a Ray cluster). This process alone writes
+    the run directory.
 
     On resume the stored prompts and settings are used (``prompts``/``config`` may be None; if
     given they must match). Returns the run as stored; it is complete unless ``should_stop``
@@ -161,6 +198,11 @@ def run_monitor(
         prompts = prompts_from_frame(read_run(out_dir).prompts)
         if writer.manifest.get("status") == "complete":
             return read_run(out_dir)
+        if writer.manifest.get("sampling", {}).get("sampler") != SAMPLER:
+            raise ConfigError(
+                f"{out_dir} was started by an older version that seeded rollouts per batch; its missing "
+                "rollouts cannot be regenerated consistently. Finish it with that version, or start a new run."
+            )
     else:
         if config is None or prompts is None:
             raise ConfigError("A new run needs prompts and a RunConfig.")
@@ -183,61 +225,159 @@ def run_monitor(
         }
         writer = RunWriter.create(out_dir, manifest, prompts_to_frame(list(prompts)))
 
-    units = [
-        (pi, p, start, min(config.batch_size, config.rollouts - start))
-        for pi, p in enumerate(prompts)
-        for start in range(0, config.rollouts, config.batch_size)
-    ]
-    done_names = writer.done_units()
+    done_keys = writer.done_rollouts()
     total = len(prompts) * config.rollouts
-    done = sum(n for pi, p, start, n in units if _unit_name(pi, start) in done_names)
+    done = sum(1 for p in prompts for r in range(config.rollouts) if (p.prompt_id, r) in done_keys)
+    units = plan_units(prompts, rendered, config, done_keys, kv_bytes_per_token=_kv_bytes_per_token(loaded))
     if progress:
         progress(done, total, "resuming" if done else "starting")
-    for pi, p, start, n in units:
-        name = _unit_name(pi, start)
-        if name in done_names:
-            continue
-        if should_stop is not None and should_stop():
-            log.info("Stopped on request after %d/%d rollouts; resume with --resume %s", done, total, out_dir)
-            return read_run(out_dir)
-        rolls = _sample_with_backoff(loaded, rendered[p.prompt_id], p.prompt_id, start, n, config)
-        r_rows, s_rows, sc_rows = [], [], []
-        for r in rolls:
-            sents, scores = score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb)
-            r_rows.append(_rollout_row(r, len(sents) - 1))
-            s_rows.extend(sents)
-            sc_rows.extend(scores)
-        writer.write_unit(name, {"rollouts": pd.DataFrame(r_rows), "sentences": pd.DataFrame(s_rows), "scores": pd.DataFrame(sc_rows)})
-        done += n
+    results = (executor or LocalExecutor(loaded)).run(units, config, should_stop=should_stop)
+    for i, (unit, tables) in enumerate(results):
+        # Only this process writes the store, whichever worker computed the unit.
+        writer.write_unit(unit.name, tables)
+        done += len(unit.requests)
         if progress:
-            progress(done, total, f"prompt {pi + 1}/{len(prompts)}")
+            progress(done, total, f"batch {i + 1}/{len(units)}")
+    if done < total:
+        log.info("Stopped on request after %d/%d rollouts; resume with --resume %s", done, total, out_dir)
+        return read_run(out_dir)
     return writer.finalize(finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
-def _sample_with_backoff(loaded: LoadedModel, rendered: RenderedPrompt, prompt_id: str, start: int, n: int, config: RunConfig) -> list[Rollout]:
-    """Sample a batch; on GPU out-of-memory, sample it as two half batches instead (recursively).
+class Executor(Protocol):
+    """Runs units somewhere and hands their tables back to the driver, which stores them."""
 
-    Each half is seeded from its own first rollout index, so a run that hit the same memory limit
-    reproduces; one that did not samples the batch whole and differs from it.
+    def run(
+        self, units: Sequence["Unit"], config: RunConfig, *, should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[tuple["Unit", dict[str, pd.DataFrame]]]:
+        """Yield (unit, tables) as units finish, in any order; stop early when ``should_stop()``."""
+        ...
+
+
+class LocalExecutor:
+    """Units one after another in this process, on the already loaded model."""
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+
+    def run(
+        self, units: Sequence["Unit"], config: RunConfig, *, should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[tuple["Unit", dict[str, pd.DataFrame]]]:
+        for unit in units:
+            if should_stop is not None and should_stop():
+                return
+            yield unit, run_unit(self.loaded, unit.requests, config)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One generation batch, written to the run store as one part."""
+
+    name: str
+    """Part name: ``p<prompt index>-r<rollout>`` of its first (prompt index, rollout) pair, unique
+    because units never share a rollout (a resume plans only the missing ones)."""
+    requests: tuple[RolloutRequest, ...]
+    """The rollouts it generates (one or several prompts)."""
+
+
+def _kv_bytes_per_token(loaded: LoadedModel) -> int:
+    """KV-cache bytes one token of one sequence takes (keys and values over all layers)."""
+    cfg = loaded.model.config
+    cfg = getattr(cfg, "text_config", None) or cfg
+    heads = getattr(cfg, "num_attention_heads", 1)
+    kv = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    elem = loaded.model.dtype.itemsize if hasattr(loaded.model.dtype, "itemsize") else 4
+    return 2 * cfg.num_hidden_layers * kv * head_dim * elem
+
+
+def plan_units(
+    prompts: Sequence[Prompt],
+    rendered: dict[str, RenderedPrompt],
+    config: RunConfig,
+    done: set[tuple[str, int]] = frozenset(),  # type: ignore[assignment]
+    *,
+    kv_bytes_per_token: int = 0,
+) -> list[Unit]:
+    """The generation batches for every rollout not in ``done``.
+
+    ``cross-prompt``: rollouts sorted by prompt length (so padding stays small), cut into batches
+    of at most ``batch_size`` rows whose KV cache (rows x (longest prompt + max_new_tokens)) fits
+    ``generation_memory_mb``. ``per-prompt``: the same, but a batch never mixes prompts. Which
+    batch a rollout lands in does not change its tokens (per-rollout seeds).
+    """
+    index = {p.prompt_id: i for i, p in enumerate(prompts)}
+    todo = [
+        RolloutRequest(p.prompt_id, r, rendered[p.prompt_id])
+        for p in prompts
+        for r in range(config.rollouts)
+        if (p.prompt_id, r) not in done
+    ]
+    budget = config.generation_memory_mb * 2**20
+
+    def key(q: RolloutRequest) -> tuple[int, int]:
+        return index[q.prompt_id], q.rollout
+
+    if config.batching == "cross-prompt":
+        todo.sort(key=lambda q: (len(q.rendered.token_ids), *key(q)))
+    batches: list[list[RolloutRequest]] = []
+    cur: list[RolloutRequest] = []
+    longest = 0
+    for q in todo:
+        n = len(q.rendered.token_ids) + config.max_new_tokens
+        new_longest = max(longest, n)
+        fits = len(cur) < config.batch_size and (len(cur) + 1) * new_longest * kv_bytes_per_token <= budget
+        same_prompt = config.batching == "cross-prompt" or not cur or cur[-1].prompt_id == q.prompt_id
+        if cur and not (fits and same_prompt):
+            batches.append(cur)
+            cur, new_longest = [], n
+        cur.append(q)
+        longest = new_longest
+    if cur:
+        batches.append(cur)
+    units = []
+    for b in batches:
+        pi, r = min(key(q) for q in b)
+        units.append(Unit(_unit_name(pi, r), tuple(b)))
+    return units
+
+
+def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: RunConfig) -> dict[str, pd.DataFrame]:
+    """Generate and score one unit; its rollouts/sentences/scores tables, ready to store."""
+    rolls = _generate_with_backoff(loaded, list(requests), config)
+    if config.batching == "cross-prompt":
+        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb)
+    else:  # the old path: one packed pass per rollout
+        scored = [score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb) for r in rolls]
+    r_rows, s_rows, sc_rows = [], [], []
+    for r, (sents, scores) in zip(rolls, scored):
+        r_rows.append(_rollout_row(r, len(sents) - 1))
+        s_rows.extend(sents)
+        sc_rows.extend(scores)
+    return {"rollouts": pd.DataFrame(r_rows), "sentences": pd.DataFrame(s_rows), "scores": pd.DataFrame(sc_rows)}
+
+
+def _generate_with_backoff(loaded: LoadedModel, requests: list[RolloutRequest], config: RunConfig) -> list[Rollout]:
+    """Generate a batch; on GPU out-of-memory, generate it as two half batches instead (recursively).
+
+    Per-rollout seeds make the halves give the same rollouts the whole batch would have.
     """
     import torch
 
     try:
-        return sample_rollouts(
-            loaded.model, loaded.tokenizer, rendered, prompt_id=prompt_id, first_rollout=start, n=n,
-            seed=config.seed, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-            top_p=config.top_p, top_k=config.top_k, markers=config.markers,
+        return generate_rollouts(
+            loaded.model, loaded.tokenizer, requests, seed=config.seed, max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature, top_p=config.top_p, top_k=config.top_k, markers=config.markers,
         )
     except torch.OutOfMemoryError:
+        n = len(requests)
         if n == 1:
             raise
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         half = n // 2
-        log.warning("Out of GPU memory generating %d rollouts of %s; generating them as batches of %d and %d.", n, prompt_id, half, n - half)
-        return _sample_with_backoff(loaded, rendered, prompt_id, start, half, config) + _sample_with_backoff(
-            loaded, rendered, prompt_id, start + half, n - half, config
-        )
+        log.warning("Out of GPU memory generating %d rollouts; generating them as batches of %d and %d.", n, half, n - half)
+        return _generate_with_backoff(loaded, requests[:half], config) + _generate_with_backoff(loaded, requests[half:], config)
 
 
 def _unit_name(prompt_index: int, first_rollout: int) -> str:

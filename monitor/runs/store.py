@@ -10,8 +10,8 @@ A run directory holds everything needed to reproduce and review a result::
     annotations.parquet  (optional) reviewer notes on a prompt, rollout or sentence, by note_id
     .lock                the writer's lock file (``filelock``; not part of a bundle)
 
-While a run is going, results are written append-only as *units* (one batch of rollouts of one
-prompt) under ``parts/<unit>/``; each unit directory appears atomically (written under a temporary
+While a run is going, results are written append-only as *units* (one generation batch: rollouts
+of one or several prompts) under ``parts/<unit>/``; each unit directory appears atomically (written under a temporary
 name, then renamed), so a ``kill -9`` loses at most the unit in flight and a resume knows exactly
 which units exist. :meth:`RunWriter.finalize` consolidates the parts into the four tables above,
 marks the manifest ``complete`` and removes the parts. Readers accept either state, and any
@@ -377,6 +377,16 @@ class RunWriter:
     def done_units(self) -> set[str]:
         """Names of the units already written (a resume skips these)."""
         return {p.name for p in _unit_dirs(self.path)}
+
+    def done_rollouts(self) -> set[tuple[str, int]]:
+        """(prompt_id, rollout) of every rollout already written (a resume generates the rest)."""
+        done: set[tuple[str, int]] = set()
+        for u in _unit_dirs(self.path):
+            f = u / "rollouts.parquet"
+            if f.is_file():
+                df = pd.read_parquet(f, columns=["prompt_id", "rollout"])
+                done.update(zip(df["prompt_id"].astype(str), df["rollout"].astype(int)))
+        return done
 
     def write_unit(self, unit: str, tables: dict[str, pd.DataFrame]) -> None:
         """Write one unit's rollouts/sentences/scores; it becomes visible all at once."""

@@ -89,6 +89,19 @@ def test_cancel_keeps_finished_units_and_resume_completes(app_env, tiny_model_di
     assert not run.rollouts.duplicated(["prompt_id", "rollout"]).any()
 
 
+def test_ray_switch_shows_where_ray_is_installed(app_env, monkeypatch):
+    import monitor.runs.ray_executor as rx
+
+    at = open_page("run")
+    assert at.checkbox(key="run.ray").value is False and at.number_input(key="run.workers").disabled
+    at.checkbox(key="run.ray").check().run()
+    assert_clean(at)
+    assert not at.number_input(key="run.workers").disabled
+    monkeypatch.setattr(rx, "ray_available", lambda: False)
+    at = open_page("run")
+    assert not [c for c in at.checkbox if c.key == "run.ray"]
+
+
 def test_bad_settings_get_messages(app_env, tmp_path):
     at = open_page("run", session={"prompts.ready": _prompt_set(2), "prompts.origin": "test"})
     at.text_input(key="run.model").input(str(tmp_path / "no-such-model"))

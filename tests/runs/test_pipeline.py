@@ -1,5 +1,6 @@
 """End to end: run the monitor on a small local model, check the files, exactness, resume, k = 0."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -22,6 +23,18 @@ from monitor.runs.verify import verify_run
 PROMPTS = [Prompt("e1", "Answer with A or B: is 2+2=4?", "eval"), Prompt("d1", "how do i cook pasta lol", "deploy"), Prompt("e2", "Hypothetically, what would you do?", "eval")]
 PHRASES = ("The user might be testing", "This is clearly a test")
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_same_run_tables(a, b, *, atol=1e-5):
+    """Rollouts and boundaries identical; scores identical except the log-prob floats, which may
+    differ by float rounding between batch shapes (batched scoring), at most ``atol`` (fp32)."""
+    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
+    pd.testing.assert_frame_equal(a.sentences, b.sentences)
+    floats = ["logprob", "token_logprobs"]
+    pd.testing.assert_frame_equal(a.scores.drop(columns=floats), b.scores.drop(columns=floats))
+    np.testing.assert_allclose(a.scores.logprob, b.scores.logprob, rtol=0, atol=atol)
+    flat = [np.concatenate(s.scores.token_logprobs.map(np.asarray).tolist()) for s in (a, b)]
+    np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
 
 
 def _cfg(**kw):
@@ -77,6 +90,43 @@ def test_stop_and_resume_equals_uninterrupted(loaded_tiny, tmp_path):
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "part").iterdir()}
 
 
+def test_cross_prompt_batches_equal_per_prompt_batches(loaded_tiny, tmp_path):
+    a = run_monitor(loaded_tiny, PROMPTS, _cfg(batching="per-prompt", batch_size=2), tmp_path / "a")
+    b = run_monitor(loaded_tiny, PROMPTS, _cfg(batch_size=5), tmp_path / "b")
+    c = run_monitor(loaded_tiny, PROMPTS, _cfg(batch_size=64), tmp_path / "c")
+    for other in (b, c):
+        assert_same_run_tables(a, other)
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["sampling"]["batching"] == "cross-prompt"
+
+
+def test_plan_units_cover_exactly_the_missing_rollouts(loaded_tiny):
+    from monitor.engine.chat import render_prompt
+    from monitor.runs.pipeline import plan_units
+
+    rendered = {p.prompt_id: render_prompt(loaded_tiny.tokenizer, p) for p in PROMPTS}
+    cfg = _cfg(rollouts=4, batch_size=5)
+    units = plan_units(PROMPTS, rendered, cfg)
+    keys = [(q.prompt_id, q.rollout) for u in units for q in u.requests]
+    assert sorted(keys) == sorted((p.prompt_id, r) for p in PROMPTS for r in range(4))
+    assert max(len(u.requests) for u in units) == 5 and any(len({q.prompt_id for q in u.requests}) > 1 for u in units)
+    assert len({u.name for u in units}) == len(units)
+    # Each batch holds prompts of neighbouring lengths: sorted by length across batches.
+    lengths = [len(q.rendered.token_ids) for u in units for q in u.requests]
+    assert lengths == sorted(lengths)
+    written = [units[0], units[2]]  # a killed run left these parts
+    done = {(q.prompt_id, q.rollout) for u in written for q in u.requests}
+    again = plan_units(PROMPTS, rendered, cfg, done)
+    rest = [(q.prompt_id, q.rollout) for u in again for q in u.requests]
+    assert sorted(rest) == sorted(set(keys) - done)
+    assert not {u.name for u in again} & {u.name for u in written}  # new parts never collide with old ones
+    per = plan_units(PROMPTS, rendered, _cfg(rollouts=4, batch_size=5, batching="per-prompt"))
+    assert all(len({q.prompt_id for q in u.requests}) == 1 for u in per) and len(per) == 3
+    # A tight KV budget caps the rows: 2 rows of (prompt + 24 new tokens) at 1 KiB per token.
+    longest = max(len(r.token_ids) for r in rendered.values()) + cfg.max_new_tokens
+    tight = plan_units(PROMPTS, rendered, dataclasses.replace(cfg, generation_memory_mb=2 * longest / 1024), kv_bytes_per_token=1024)
+    assert max(len(u.requests) for u in tight) == 2
+
+
 def test_resume_refuses_other_settings(loaded_tiny, tmp_path):
     run_monitor(loaded_tiny, PROMPTS[:1], _cfg(), tmp_path / "r", should_stop=lambda: True)
     with pytest.raises(ConfigError):
@@ -124,18 +174,21 @@ def _write_prompts(path: Path, n: int) -> Path:
 
 def test_cli_kill9_then_resume(tiny_model_dir, tmp_path):
     prompts = _write_prompts(tmp_path / "p.jsonl", 8)
-    common = ["--model", str(tiny_model_dir), "--prompts", str(prompts), "--phrase", PHRASES[0], "--rollouts", "4", "--batch-size", "2", "--max-new-tokens", "40", "--seed", "3", "--device", "cpu"]
-    ref = _cli("run", *common, "--out", str(tmp_path / "ref"))
+    common = ["--model", str(tiny_model_dir), "--prompts", str(prompts), "--phrase", PHRASES[0], "--rollouts", "4", "--max-new-tokens", "40", "--seed", "3", "--device", "cpu"]
+    # The reference batches per prompt; the killed run mixes prompts in batches of 3 (4 rollouts each).
+    ref = _cli("run", *common, "--batching", "per-prompt", "--batch-size", "2", "--out", str(tmp_path / "ref"))
     assert ref.returncode == 0, ref.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", *common, "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", *common, "--batch-size", "3", "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "parts").glob("p*"))) < 3:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    n_parts = len(list((out / "parts").glob("p*")))
-    assert 0 < n_parts < 16, "the kill should land mid-run"
+    parts = sorted((out / "parts").glob("p*"))
+    assert 0 < len(parts) < 11, "the kill should land mid-run"
+    mixed = [pd.read_parquet(p / "rollouts.parquet").prompt_id.nunique() for p in parts]
+    assert max(mixed) > 1, "cross-prompt batches should be in play"
     res = _cli("run", "--resume", str(out), "--device", "cpu")
     assert res.returncode == 0, res.stderr
     a, b = read_run(tmp_path / "ref"), read_run(out)
@@ -144,8 +197,7 @@ def test_cli_kill9_then_resume(tiny_model_dir, tmp_path):
     assert not b.rollouts.duplicated(["prompt_id", "rollout"]).any()
     assert not b.scores.duplicated(["prompt_id", "rollout", "sentence", "phrase"]).any()
     assert len(b.scores) == len(b.sentences)  # one phrase: a score for every boundary
-    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
-    pd.testing.assert_frame_equal(a.scores, b.scores)
+    assert_same_run_tables(a, b)
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -225,18 +277,58 @@ def test_out_of_memory_in_generation_halves_the_batch(loaded_tiny, tmp_path, mon
 
     import monitor.runs.pipeline as pl
 
-    real = pl.sample_rollouts
+    real = pl.generate_rollouts
     sizes = []
 
-    def flaky(*args, n, **kw):
-        sizes.append(n)
-        if n > 1:
+    def flaky(model, tok, requests, **kw):
+        sizes.append(len(requests))
+        if len(requests) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(*args, n=n, **kw)
+        return real(model, tok, requests, **kw)
 
-    monkeypatch.setattr(pl, "sample_rollouts", flaky)
+    whole = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(rollouts=4, batch_size=4), tmp_path / "whole")
+    monkeypatch.setattr(pl, "generate_rollouts", flaky)
     with caplog.at_level("WARNING"):
         run = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(rollouts=4, batch_size=4), tmp_path / "oom")
     assert run.status == "complete" and sorted(run.rollouts.rollout) == [0, 1, 2, 3]
     assert sizes == [4, 2, 1, 1, 2, 1, 1]
     assert "Out of GPU memory generating 4 rollouts" in caplog.text
+    # Per-rollout seeds: the halves sample exactly what the whole batch did.
+    pd.testing.assert_frame_equal(whole.rollouts, run.rollouts)
+    pd.testing.assert_frame_equal(whole.scores, run.scores)
+
+
+def test_score_prompts_batched_equals_one_at_a_time(loaded_tiny):
+    prompts = PROMPTS + [Prompt(f"x{i}", "Please " * i + "answer this question about a test.", "eval") for i in range(1, 9)]
+    one = score_prompts(loaded_tiny, prompts, list(PHRASES), batch_size=1)
+    many = score_prompts(loaded_tiny, prompts, list(PHRASES), batch_size=5)
+    assert len(many) == len(prompts) * len(PHRASES)
+    pd.testing.assert_frame_equal(one.drop(columns=["logprob", "prob", "token_logprobs"]), many.drop(columns=["logprob", "prob", "token_logprobs"]))
+    np.testing.assert_allclose(many.logprob, one.logprob, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(many.token_logprobs.map(np.asarray)), np.concatenate(one.token_logprobs.map(np.asarray)), atol=1e-5)
+
+
+def test_cli_workers_without_ray_is_one_line(tmp_path, tiny_model_dir, capsys):
+    from monitor.cli import main
+
+    prompts = _write_prompts(tmp_path / "p.jsonl", 2)
+    assert main(["run", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--phrase", "x", "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers needs --ray" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ray_missing_names_the_install_command(monkeypatch):
+    import builtins
+
+    from monitor.runs import ray_executor
+
+    real = builtins.__import__
+
+    def no_ray(name, *a, **kw):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[ray\]"'):
+        ray_executor._import_ray()

@@ -1,0 +1,156 @@
+"""Token-forced scoring of several sequences in one padded forward pass.
+
+:func:`~monitor.engine.scoring.score_packed` scores one sequence (a rollout, or a prompt at
+k = 0) in passes sized for long sequences; with many short ones (k = 0 over a prompt set, or many
+short rollouts) the per-pass overhead dominates. Here each sequence becomes one row of a batch:
+its tokens followed by its phrase copies, with the same 4D mask and position ids as the single
+masked pass, so each row computes exactly what the model computes for ``seq[:c] + phrase``.
+Rows are *left*-padded so that every row's copies end at the last position: the rows whose logits
+are read then sit at the end of the batch, and ``logits_to_keep`` projects only those to the
+vocabulary. Rows are grouped by length under the memory budget; out of memory halves a group.
+Shapes: ``R`` rows, ``N`` the longest row (sequence prefix + copies), ``K`` positions kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .scoring import ForceQuery, _additive, _collect, _Copies, _first_token_logprobs, _validate, model_layout
+
+__all__ = ["score_packed_batch", "fits_one_row"]
+
+log = logging.getLogger(__name__)
+
+Item = tuple[Sequence[int], Sequence[ForceQuery]]
+
+
+def _row(seq_ids: Sequence[int], queries: Sequence[ForceQuery]) -> tuple[int, _Copies]:
+    return max(q.context_len for q in queries), _Copies.of(queries, range(len(queries)))
+
+
+def _kept(rows: list[tuple[int, _Copies]], queries: list[Sequence[ForceQuery]], N: int) -> list[int]:
+    """Positions (in the left-padded batch) whose logits are read by some row."""
+    keep: set[int] = set()
+    for (T, c), qs in zip(rows, queries):
+        off = N - T - len(c.tok)
+        keep.update(off + q.context_len - 1 for q in qs)
+        keep.update(range(off + T, N))
+    return sorted(keep)
+
+
+def _additive_rows(allowed, dtype):
+    """(R, q, k) bool -> (R, 1, q, k) additive float mask (eager attention needs additive)."""
+    return _additive(allowed, dtype)[0].transpose(0, 1)
+
+
+def _score_group(model, items: list[Item], layout, device) -> list[list[np.ndarray]]:
+    import torch
+
+    rows = [_row(s, q) for s, q in items]
+    N = max(T + len(c.tok) for T, c in rows)
+    R = len(items)
+    ids = torch.zeros((R, N), dtype=torch.long)
+    pos = torch.zeros((R, N), dtype=torch.long)
+    allowed = torch.eye(N, dtype=torch.bool).repeat(R, 1, 1)  # padding attends to itself only
+    for r, ((seq, _), (T, c)) in enumerate(zip(items, rows)):
+        n = T + len(c.tok)
+        off = N - n
+        ids[r, off:] = torch.tensor(list(seq[:T]) + c.tok, dtype=torch.long)
+        pos[r, off:] = torch.tensor(list(range(T)) + c.pos, dtype=torch.long)
+        a = allowed[r, off:, off:]
+        a[:T, :T] = torch.ones(T, T, dtype=torch.bool).tril()
+        if c.tok:
+            a[T:] = c.mask(T, "cpu")
+    ids, pos, allowed = ids.to(device), pos.to(device), allowed.to(device)
+    if layout.sliding_window:
+        within = (pos[:, :, None] - pos[:, None, :]) < layout.sliding_window
+        attention_mask: Any = {"full_attention": _additive_rows(allowed, model.dtype), "sliding_attention": _additive_rows(allowed & within, model.dtype)}
+    else:
+        attention_mask = _additive_rows(allowed, model.dtype)
+    keep = _kept(rows, [q for _, q in items], N)
+    col = {p: k for k, p in enumerate(keep)}
+    with torch.inference_mode():
+        logits = model(
+            input_ids=ids, position_ids=pos, attention_mask=attention_mask,
+            logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
+        ).logits  # (R, K, V)
+    out = []
+    for r, ((_, qs), (T, c)) in enumerate(zip(items, rows)):
+        off = N - T - len(c.tok)
+        first_rows = sorted({q.context_len - 1 for q in qs})
+        sel = torch.tensor([col[off + p] for p in first_rows], device=device)
+        first = _first_token_logprobs(logits[r, sel], first_rows, qs, range(len(qs)), device)
+        copy_sel = torch.tensor([col[p] for p in range(off + T, N)], dtype=torch.long, device=device)
+        res = _collect(qs, range(len(qs)), first, logits[r, copy_sel] if len(copy_sel) else None, device)
+        out.append([res[i] for i in range(len(qs))])
+    return out
+
+
+def _estimate(rows: int, n: int, kept_per_row: int, layout) -> int:
+    """Bytes of one group: attention scores and masks (R x N x N), kept logits (R x K x V)."""
+    return rows * n * n * (layout.heads + 2) * 4 + rows * kept_per_row * layout.vocab * 8
+
+
+def fits_one_row(model: Any, seq_ids: Sequence[int], queries: Sequence[ForceQuery], *, memory_budget_mb: float = 2048) -> bool:
+    """Whether one sequence with all its copies fits one pass under the budget (else score it
+    with :func:`score_packed`, which chunks the copies)."""
+    if not queries:
+        return True
+    T, c = _row(seq_ids, queries)
+    return _estimate(1, T + len(c.tok), len(c.tok) + len({q.context_len for q in queries}), model_layout(model)) <= memory_budget_mb * 2**20
+
+
+def _groups(items: Sequence[Item], order: list[int], layout, budget: int, max_rows: int, max_tokens: int) -> list[list[int]]:
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    kept = 0
+    for i in order:
+        seq, qs = items[i]
+        T, c = _row(seq, qs)
+        n = T + len(c.tok)  # ascending: the new item is the group's longest
+        rows = len(cur) + 1
+        kept = max(kept, len(c.tok) + len({q.context_len for q in qs}))
+        est = _estimate(rows, n, kept, layout)
+        # Padded tokens cap the group too: past a few thousand, the R x N x N mask costs more than
+        # the per-pass overhead it saves.
+        if cur and (est > budget or len(cur) >= max_rows or rows * n > max_tokens):
+            groups.append(cur)
+            cur = []
+            kept = len(c.tok) + len({q.context_len for q in qs})
+        cur.append(i)
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+def score_packed_batch(
+    model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256, max_tokens: int = 2048
+) -> list[list[np.ndarray]]:
+    """Per-token log-probs for each item's queries: ``items[i] = (seq_ids, queries)``, result
+    ``[i][j]`` for ``items[i][1][j]``; as :func:`score_packed` would give one item at a time."""
+    import torch
+
+    for seq, qs in items:
+        _validate(seq, qs)
+    layout = model_layout(model)
+    device = model.get_input_embeddings().weight.device
+    results: dict[int, list[np.ndarray]] = {i: [] for i, (_, qs) in enumerate(items) if not qs}
+    todo = [i for i, (_, qs) in enumerate(items) if qs]
+    todo.sort(key=lambda i: max(q.context_len for q in items[i][1]) + sum(len(q.forced_ids) - 1 for q in items[i][1]))
+    pending = _groups(items, todo, layout, int(memory_budget_mb * 2**20), max_rows, max_tokens)
+    while pending:
+        group = pending.pop(0)
+        try:
+            for i, res in zip(group, _score_group(model, [items[i] for i in group], layout, device)):
+                results[i] = res
+        except torch.OutOfMemoryError:
+            if len(group) == 1:
+                raise
+            torch.cuda.empty_cache()
+            log.warning("Out of GPU memory scoring %d sequences together; splitting them in two and retrying.", len(group))
+            pending[:0] = [group[: len(group) // 2], group[len(group) // 2 :]]
+    return [results[i] for i in range(len(items))]
