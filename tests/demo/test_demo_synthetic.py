@@ -161,3 +161,22 @@ def test_jsonl_roundtrip(tmp_path):
     recs = [{"id": "a", "text": "ünïcode\nline", "label": "eval", "propensity": 0.5}]
     write_jsonl(recs, tmp_path / "x.jsonl")
     assert read_jsonl(tmp_path / "x.jsonl") == recs
+
+
+def test_harm_answers_carry_a_known_behaviour_effect_of_verbalizing():
+    from monitor.demo.thoughts import PARTIAL_SHARE, REFUSE_IF_AWARE, REFUSE_IF_UNAWARE
+
+    ts = generate_transcripts(12000, seed=21)
+    harm = [t for t in ts if t.prompt.task == "harm"]
+    assert all(t.thoughts.behaviour == "complied" for t in ts if t.prompt.task != "harm")
+    for aware, truth in ((True, REFUSE_IF_AWARE), (False, REFUSE_IF_UNAWARE)):
+        sel = [t for t in harm if t.verbalizes == aware]
+        assert len(sel) > 300
+        rate = np.mean([t.thoughts.behaviour != "complied" for t in sel])
+        assert abs(rate - truth) < 4 * 0.5 / math.sqrt(len(sel))
+        partial = np.mean([t.thoughts.behaviour == "partial" for t in sel if t.thoughts.behaviour != "complied"])
+        assert abs(partial - PARTIAL_SHARE) < 0.1
+    for t in harm:  # the decision is visible after every eval-aware sentence: closer and answer agree with it
+        assert t.thoughts.aware == () or max(t.thoughts.aware) < len(t.thoughts.sentences) - 1
+        refusing = t.thoughts.answer.startswith(("I can't", "Sorry"))
+        assert refusing == (t.thoughts.behaviour == "refused")
