@@ -21,9 +21,9 @@ def add_prompt_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     g = parser.add_argument_group("prompts")
     g.add_argument("--prompts", required=required, metavar="SPEC",
                    help="prompt file (.jsonl .json .csv .tsv .txt .parquet) or dataset: hf:NAME[:SPLIT], "
-                        "fortress[:PATH], wildchat[:PATH], petri:DIR")
+                        "fortress[:PATH], fortress-pairs[:PATH] (with benign twins), wildchat[:PATH], petri:DIR")
     g.add_argument("--columns", metavar="MAP", default="",
-                   help="column mapping, e.g. text=question,id=qid,label=split (fields: text messages system id label)")
+                   help="column mapping, e.g. text=question,id=qid,label=split (fields: text messages system id label pair_id)")
     g.add_argument("--split", help="dataset split when the spec names none (default: train)")
     g.add_argument("--limit", type=int, help="read at most this many dataset rows (WildChat: kept prompts, default 1000)")
     g.add_argument("--default-label", default="unknown", help="label for prompts without one (eval, deploy, unknown)")

@@ -136,7 +136,9 @@ def load_fortress(source: str = FORTRESS_NAME, *, split: str = "train", include_
     """FORTRESS adversarial prompts (``fortress-<ID>``), labelled ``eval``.
 
     ``include_benign`` adds each row's benign counterpart as ``fortress-<ID>-benign`` (also
-    ``eval``: it is a benchmark prompt, whatever its intent). Risk domain and subdomain go to meta.
+    ``eval``: it is a benchmark prompt, whatever its intent), and gives both the ``pair_id``
+    ``fortress-<ID>`` for the paired analysis (``variant`` says which is which). Risk domain and
+    subdomain go to meta.
     """
     records = []
     for row in islice(_rows(source, _open_dataset(source, split=split, cache_dir=cache_dir)), limit):
@@ -144,7 +146,9 @@ def load_fortress(source: str = FORTRESS_NAME, *, split: str = "train", include_
         meta = {"risk_domain": row["risk_domain"], "risk_subdomain": row["risk_subdomain"]}
         records.append({"id": f"fortress-{row['ID']}", "text": row["adversarial_prompt"], "variant": "adversarial", **meta})
         if include_benign and isinstance(row.get("benign_prompt"), str) and row["benign_prompt"].strip():
-            records.append({"id": f"fortress-{row['ID']}-benign", "text": row["benign_prompt"], "variant": "benign", **meta})
+            records[-1]["pair_id"] = f"fortress-{row['ID']}"
+            records.append({"id": f"fortress-{row['ID']}-benign", "text": row["benign_prompt"], "variant": "benign",
+                            "pair_id": f"fortress-{row['ID']}", **meta})
     if not records:
         raise InputError(f"{source}: split {split!r} has no rows")
     return prompts_from_records(records, source="fortress", default_label="eval")

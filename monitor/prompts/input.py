@@ -245,7 +245,7 @@ def parse_pasted(text: str, *, label: Label | str = "unknown", mapping: ColumnMa
                     default_label=default_label, lenient=lenient)
 
 
-_SCHEMES = ("hf", "fortress", "wildchat", "petri")
+_SCHEMES = ("hf", "fortress", "fortress-pairs", "wildchat", "petri")
 
 
 def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None, lenient: bool = False,
@@ -256,7 +256,8 @@ def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None,
 
     Specs: ``hf:NAME[:SPLIT]`` (any Hugging Face dataset by hub name or local path, read with
     ``mapping``; everything after the second colon is the split, so ``hf:org/set:train[:100]``
-    works), ``fortress[:NAME_OR_PATH]``, ``wildchat[:NAME_OR_PATH]`` and ``petri:DIR``. Anything
+    works), ``fortress[:NAME_OR_PATH]`` (``fortress-pairs[:...]`` adds the benign twins, linked by
+    ``pair_id``), ``wildchat[:NAME_OR_PATH]`` and ``petri:DIR``. Anything
     else is a file path. ``split`` is used when the spec names none; ``limit`` caps dataset rows.
     """
     text = str(source)
@@ -270,8 +271,9 @@ def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None,
                 raise InputError("hf: needs a dataset name or path, e.g. hf:ScaleAI/fortress_public:train")
             loaded = ds.load_hf_prompts(name, split=inline_split or split or "train", mapping=mapping,
                                         default_label=default_label, lenient=lenient, limit=limit)
-        elif scheme == "fortress":
-            loaded = ds.load_fortress(rest or ds.FORTRESS_NAME, split=split or "train", limit=limit)
+        elif scheme in ("fortress", "fortress-pairs"):  # -pairs: each prompt with its benign twin, linked by pair_id
+            loaded = ds.load_fortress(rest or ds.FORTRESS_NAME, split=split or "train", limit=limit,
+                                      include_benign=scheme == "fortress-pairs")
         elif scheme == "wildchat":
             loaded = ds.load_wildchat(rest or ds.WILDCHAT_NAME, split=split or "train", limit=limit or 1000)
         else:

@@ -95,11 +95,14 @@ class ColumnMapping:
     """Column with the prompt id; ``None`` (or an empty cell) gives a content-hash id."""
     label: str | None = "label"
     """Column with the label, normalised by :func:`normalize_label`; ``None`` to ignore."""
+    pair_id: str | None = "pair_id"
+    """Column linking matched prompts (e.g. a benchmark prompt and its benign twin); stored as the
+    ``pair_id`` column of ``prompts.parquet`` for the paired analysis; ``None`` to ignore."""
 
     @classmethod
     def parse(cls, spec: str) -> ColumnMapping:
         """Parse ``"text=question,id=qid,label=split"`` (the CLI's ``--columns``); ``label=`` ignores."""
-        fields = {"text", "messages", "system", "id", "label"}
+        fields = {"text", "messages", "system", "id", "label", "pair_id"}
         kwargs: dict[str, str | None] = {}
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, sep, column = (s.strip() for s in part.partition("="))
@@ -118,7 +121,7 @@ class ColumnMapping:
         name = getattr(self, field)
         if name is None:
             return ()
-        alias = {"text": "prompt", "id": "prompt_id"}.get(field)
+        alias = {"text": "prompt", "id": "prompt_id", "pair_id": "pair"}.get(field)
         default = getattr(ColumnMapping, field)
         return (name, alias) if alias and name == default else (name,)
 
@@ -287,8 +290,13 @@ def _to_prompt(value: Any, mapping: ColumnMapping, source: str, default_label: L
         prompt_id = str(int(raw_id)) if isinstance(raw_id, float) else str(raw_id).strip()
         if not prompt_id or len(prompt_id) > 256 or any(ord(c) < 32 for c in prompt_id):
             raise RowError("id must be 1-256 characters without line breaks or control characters")
-    used = {msg_key, text_key, sys_key, label_key, id_key}
+    pair_key, raw_pair = _first(record, mapping.candidates("pair_id"))
+    used = {msg_key, text_key, sys_key, label_key, id_key, pair_key}
     meta = {str(k): _meta_value(v) for k, v in record.items() if k not in used and str(k) not in _CORE}
+    if pair_key is not None and not _missing(raw_pair):
+        if isinstance(raw_pair, bool) or not isinstance(raw_pair, (str, int, float)):
+            raise RowError(f"pair id must be a string or an integer, got {type_name(raw_pair)}")
+        meta["pair_id"] = str(int(raw_pair)) if isinstance(raw_pair, float) and raw_pair.is_integer() else str(raw_pair).strip()
     try:  # JSON escapes can smuggle in lone surrogates, which no tokenizer or Parquet file accepts
         json.dumps([prompt_id, text, system, messages, meta], ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

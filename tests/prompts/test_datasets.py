@@ -74,6 +74,10 @@ def test_fortress_benign_counterparts_and_limit(tmp_path, cache):
     # row 102's benign prompt is blank, so only row 101 contributes one
     assert [p.prompt_id for p in got.prompts] == ["fortress-101", "fortress-101-benign", "fortress-102"]
     assert got.prompts[1].meta["variant"] == "benign" and got.prompts[1].label == "eval"
+    # the twins share a pair id (for the paired analysis); a row without a twin has none
+    assert [p.meta.get("pair_id") for p in got.prompts] == ["fortress-101", "fortress-101", None]
+    via_spec = load_prompt_set(f"fortress-pairs:{root}")
+    assert [p.prompt_id for p in via_spec.prompts] == ["fortress-101", "fortress-101-benign", "fortress-102"]
     assert [p.prompt_id for p in load_fortress(str(root), limit=1, cache_dir=cache).prompts] == ["fortress-101"]
 
 

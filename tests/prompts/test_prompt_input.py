@@ -619,3 +619,15 @@ def test_prompt_arguments_load_with_mapping_exclusions_and_labels(tmp_path):
     assert sorted(e.prompt.prompt_id for e in got.excluded) == ["2", "3"]
     args = parser.parse_args(["--prompts", str(f), "--max-prompt-file-mb", "0.00001"])
     assert "limit" in error_of(lambda: prompt_set_from_args(args))
+
+
+def test_pair_id_column_and_its_pair_alias_and_mapping(tmp_path):
+    from monitor.prompts.input import ColumnMapping, load_prompt_set
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"id": "a", "text": "x", "pair": "p1"}\n{"id": "b", "text": "y", "pair_id": 7}\n{"id": "c", "text": "z", "twin": "p1"}\n')
+    got = load_prompt_set(str(f)).prompts
+    assert [p.meta.get("pair_id") for p in got] == ["p1", "7", None]
+    assert "pair" not in got[0].meta
+    mapped = load_prompt_set(str(f), mapping=ColumnMapping.parse("pair_id=twin")).prompts
+    assert [p.meta.get("pair_id") for p in mapped][::2] == [None, "p1"]
