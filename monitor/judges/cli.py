@@ -27,6 +27,9 @@ def default_cache_path() -> Path:
 
 def add_judge_arguments(p: argparse.ArgumentParser) -> None:
     """Options choosing and configuring a judge."""
+    p.add_argument("--kind", choices=["verbalization", "behaviour"], default="verbalization",
+                   help="verbalization: flag eval-aware CoT sentences (default); behaviour: label each final answer "
+                        "refused / partial / complied (rules judge only, for now)")
     p.add_argument("--judge", choices=["rules", "openai", "hf"], default="rules",
                    help="rules: offline patterns (default); openai: an OpenAI-compatible endpoint; hf: a local model's Yes/No logits")
     g = p.add_argument_group("rules judge")
@@ -89,6 +92,8 @@ def cmd_judge(args: argparse.Namespace) -> int:
 
     from .run import judge_run
 
+    if getattr(args, "kind", "verbalization") == "behaviour":
+        return _cmd_behaviour(args)
     judge = judge_from_args(args)
     bar = tqdm(total=0, unit="rollout", file=sys.stderr, disable=None)
 
@@ -118,6 +123,18 @@ def cmd_judge(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _cmd_behaviour(args: argparse.Namespace) -> int:
+    from .behaviour import RulesBehaviourJudge, judge_behaviour_run
+
+    if args.judge != "rules":
+        raise ConfigError(f"--kind behaviour --judge {args.judge}: only the rules behaviour judge exists so far; "
+                          "use --judge rules (or label the rollouts yourself in rollouts.parquet's 'behaviour' column).")
+    s = judge_behaviour_run(args.run, RulesBehaviourJudge())
+    print(f"behaviour judge ({s.judge}): {s.judged_now} rollouts judged now, {s.already_done} before, {s.failed} failed; "
+          f"labels {s.counts}.")
+    return 1 if s.failed else 0
 
 
 def register(subparsers) -> None:
