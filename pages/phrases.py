@@ -9,6 +9,7 @@ from monitor.analysis import record_warning
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import jobs as _jobs, model as _model
 from pages._lib import text as _text
+from pages._lib import reviewer as _reviewer
 
 run, key, ix = page_frame.run_page("Phrases", need_scores=True)
 
@@ -63,6 +64,9 @@ with feedback.guard("The joint monitor"):
             curves.update({k: v for k, v in pc.items() if k.startswith("logit")})
         with m2:
             charts.chart(figures.roc_figure(curves, title="Joint vs single phrases"), key="joint_roc", name="joint-roc")
+
+st.divider()
+_reviewer.discovery_section(run, key, target_key="phr.new")
 
 st.divider()
 st.subheader("Score a new phrase on these rollouts")

@@ -7,6 +7,7 @@ import streamlit as st
 from monitor.report import figures
 from monitor.analysis import record_warning
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
+from pages._lib import reviewer as _reviewer
 from pages._lib import summary as _summary
 from pages._lib import text as _text
 
@@ -117,3 +118,6 @@ else:
         vs = cache.table(key, "verbalization_table")
         st.dataframe(vs, key="verb_scores", hide_index=True, height=columns.table_height(len(vs)),
                      column_config=columns.config(vs.columns))
+
+st.divider()
+_reviewer.scores_page_sections(run, key, phrase, method, task)

@@ -4,10 +4,19 @@ rollouts per prompt, group curves, variance explained, phrase correlations, cont
 Pure and vectorised (pandas groupby / numpy over whole columns); never imports streamlit.
 Module map: ``scores`` (prompt/rollout scores, verbalization), ``tasks``, ``metrics`` (ROC, AUROC,
 bootstrap), ``kcurve`` (AUROC vs k), ``curves`` (group curves), ``variance``, ``correlation``,
-``controls``, ``samplesize`` (when an AUROC rests on too few prompts), ``summary``; ``cli`` adds ``monitor analyze`` / ``monitor report``; ``bench`` times it all.
+``controls``, ``samplesize`` (when an AUROC rests on too few prompts), ``lowfpr`` (TPR at fixed
+FPR), ``restricted`` (non-verbalizing rollouts only), ``structure`` (system prompt / turns
+baselines), ``pairs`` (matched pairs), ``coverage`` (phrase coverage and discovery), ``behaviour``
+(refusals), ``summary``; ``cli`` adds ``monitor analyze`` / ``monitor report``; ``bench`` times it all.
 """
 
+from .behaviour import has_behaviour, refusal_by_verbalization, refusal_vs_score
 from .controls import controls, prompt_length
+from .coverage import discover_openings, phrase_coverage, run_discovery, run_phrase_coverage
+from .lowfpr import bootstrap_tpr_at_fpr, tpr_at_fpr
+from .pairs import has_pairs, paired_analysis
+from .restricted import restricted_auroc
+from .structure import structure_baselines
 from .correlation import phrase_correlation
 from .curves import GroupBy, XAxis, group_curves
 from .kcurve import auroc_vs_k
@@ -30,6 +39,19 @@ from .tasks import TASK_TITLES, TASKS, Task, task_labels
 from .variance import variance_explained
 
 __all__ = [
+    "bootstrap_tpr_at_fpr",
+    "discover_openings",
+    "has_behaviour",
+    "has_pairs",
+    "paired_analysis",
+    "phrase_coverage",
+    "refusal_by_verbalization",
+    "refusal_vs_score",
+    "restricted_auroc",
+    "run_discovery",
+    "run_phrase_coverage",
+    "structure_baselines",
+    "tpr_at_fpr",
     "AurocCI",
     "MIN_PER_CLASS",
     "GroupBy",

@@ -28,6 +28,8 @@ __all__ = [
     "group_curve_figure",
     "score_distribution_figure",
     "correlation_figure",
+    "refusal_vs_score_figure",
+    "paired_difference_figure",
 ]
 
 PHRASE_PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#ff7f0e", "#7f7f7f", "#d62728")
@@ -229,4 +231,38 @@ def correlation_figure(corr_df: pd.DataFrame, *, title: str = "Correlation betwe
                                texttemplate="%{text}", hovertemplate="%{y}<br>%{x}<br>r = %{z:.3f}<extra></extra>"))
     fig.update_layout(title=escape_text(title), **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def refusal_vs_score_figure(bins: Sequence[Mapping[str, Any]], *, title: str = "Refusal rate by the prompt's logit score") -> go.Figure:
+    """Refusal rate of rollouts in quantile bins of their prompt's score (``refusal_vs_score``'s bins),
+    with the bins' 95% cluster-bootstrap intervals; x is the bin's mean score as a probability."""
+    df = pd.DataFrame(list(bins))
+    fig = go.Figure()
+    if len(df):
+        x = np.exp(df["score_mean"].to_numpy(dtype=float))
+        y = df["refusal_rate"].to_numpy(dtype=float)
+        lo = df["lo"].to_numpy(dtype=float)
+        hi = df["hi"].to_numpy(dtype=float)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name="refusal rate", line=dict(color=GROUP_COLORS["eval"]),
+            error_y=dict(type="data", symmetric=False, array=np.nan_to_num(hi - y), arrayminus=np.nan_to_num(y - lo)),
+            customdata=np.c_[df["n_prompts"], df["n_rollouts"]],
+            hovertemplate="score ≈ %{x:.2e}<br>refusal rate %{y:.2f}<br>%{customdata[0]} prompts, %{customdata[1]} rollouts<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(title="prompt score (probability, bin mean)", **_LOG_AXIS),
+                      yaxis=dict(title="share of rollouts refusing", range=[-0.02, 1.02]), **_LAYOUT)
+    return fig
+
+
+def paired_difference_figure(pairs: Sequence[Mapping[str, Any]], *, title: str = "Within-pair score difference") -> go.Figure:
+    """Histogram of (positive - negative) prompt score per matched pair (``paired_comparison``'s pairs);
+    pair ids are escaped in the hover."""
+    df = pd.DataFrame(list(pairs))
+    fig = go.Figure()
+    if len(df):
+        fig.add_trace(go.Histogram(x=df["difference"].to_numpy(dtype=float), nbinsx=30, name="pairs",
+                                   marker_color=MONITOR_COLORS["logit"], hovertemplate="%{y} pairs<extra></extra>"))
+        fig.add_vline(x=0, line=dict(color="#444", dash="dot"))
+    fig.update_layout(title=title, xaxis_title="positive − negative member (log-prob, nats)", yaxis_title="pairs",
+                      bargap=0.05, **_LAYOUT)
     return fig

@@ -122,7 +122,8 @@ def roc_panel(run: Run, phrase: str, *, method: str = "max", first_n: int = 3, t
     if ls["y"].nunique() == 2:
         curves[f"logit: {phrase}"] = analysis.roc_curve_table(ls["y"].to_numpy(), ls["score"].to_numpy())
         ci = analysis.bootstrap_auroc(ls["y"].to_numpy(), ls["score"].to_numpy(), n_boot=n_boot)
-        rows.append({"monitor": f"logit: {phrase}", "auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "n_pos": ci.n_pos, "n_neg": ci.n_neg})
+        rows.append({"monitor": f"logit: {phrase}", "auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "n_pos": ci.n_pos, "n_neg": ci.n_neg,
+                     **_low_fpr(ls["y"].to_numpy(), ls["score"].to_numpy(), n_boot)})
     if task == "eval_vs_deploy" and "judge_flag" in run.sentences:
         v = analysis.verbalization_scores(run).set_index("prompt_id")["frac_verbalizing"]
         y = analysis.task_labels(run, task).astype(bool)
@@ -130,8 +131,18 @@ def roc_panel(run: Run, phrase: str, *, method: str = "max", first_n: int = 3, t
         if vv["y"].nunique() == 2:
             curves["verbalization (judge)"] = analysis.roc_curve_table(vv["y"].to_numpy(), vv["score"].to_numpy())
             ci = analysis.bootstrap_auroc(vv["y"].to_numpy(), vv["score"].to_numpy(), n_boot=n_boot)
-            rows.append({"monitor": "verbalization (judge)", "auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "n_pos": ci.n_pos, "n_neg": ci.n_neg})
-    return {"curves": curves, "aurocs": pd.DataFrame(rows, columns=["monitor", "auroc", "lo", "hi", "n_pos", "n_neg"])}
+            rows.append({"monitor": "verbalization (judge)", "auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "n_pos": ci.n_pos, "n_neg": ci.n_neg,
+                         **_low_fpr(vv["y"].to_numpy(), vv["score"].to_numpy(), n_boot)})
+    return {"curves": curves, "aurocs": pd.DataFrame(rows, columns=["monitor", "auroc", "lo", "hi", "n_pos", "n_neg", *LOW_FPR_COLUMNS])}
+
+
+LOW_FPR_COLUMNS = ("TPR@1%FPR", "TPR@5%FPR")
+
+
+def _low_fpr(y, s, n_boot: int) -> dict[str, str]:
+    """TPR at 1% and 5% FPR with their intervals, as display strings beside an AUROC."""
+    recs = analysis.bootstrap_tpr_at_fpr(y, s, n_boot=n_boot)
+    return {name: f"{r['tpr']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]" for name, r in zip(LOW_FPR_COLUMNS, recs)}
 
 
 def phrase_aurocs(run: Run, *, method: str = "max", task: str = "eval_vs_deploy", n_boot: int = 500) -> pd.DataFrame:

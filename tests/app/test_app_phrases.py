@@ -61,3 +61,23 @@ def test_score_a_new_phrase_without_resampling(tiny_run, tiny_model_dir, tmp_pat
     new = after.scores[after.scores["phrase"] == "This is an evaluation"]
     assert len(new) == len(before.scores[before.scores["phrase"] == before.phrases[0]])
     assert list(frame_with(at, "phrase", "auroc")["phrase"])[-1] == "This is an evaluation"
+
+
+def test_phrase_coverage_and_discovery_fill_the_new_phrase_box(app_env):
+    from monitor import analysis
+    from monitor.runs.store import read_run
+
+    run = read_run(app_env)
+    if not analysis.has_judge(run):
+        pytest.skip("the test run has no judge flags")
+    at = open_page("phrases")
+    cov = frame_with(at, "phrase", "share_starts", "share_contains")
+    want = analysis.run_phrase_coverage(run, [p for p in run.phrases if p != run.manifest.get("control_phrase")])
+    assert cov["share_starts"].tolist() == pytest.approx(want["share_starts"].tolist())
+    disc = analysis.run_discovery(run, top=10)
+    usable = [i for i, p in enumerate(disc.head(10)["phrase"]) if p not in run.phrases]
+    if not usable:
+        pytest.skip("every discovered opening is already scored")
+    at.button(key=f"disc.use.{usable[0]}").click().run()
+    assert_clean(at)
+    assert at.text_input(key="phr.new").value == disc["phrase"].iloc[usable[0]]

@@ -74,3 +74,51 @@ def test_run_without_judge(app_env, tmp_path, monkeypatch):
     at = open_page("scores")
     assert "no judge flags" in texts(at)
     assert at.selectbox(key="task").options == ["eval vs deploy prompts"]
+
+
+@pytest.fixture()
+def reviewer_run(app_run, tmp_path, monkeypatch):
+    """A copy of the test run with behaviour labels and matched pairs (eval-i with deploy-i)."""
+    import shutil
+
+    from monitor.judges.behaviour import RulesBehaviourJudge, judge_behaviour_run
+    from monitor.runs.store import write_table
+
+    d = tmp_path / "rev"
+    shutil.copytree(app_run, d)
+    run = read_run(d)
+    if "completion_text" in run.rollouts and run.rollouts["completion_text"].notna().all():
+        judge_behaviour_run(d, RulesBehaviourJudge())
+    else:  # a synthetic run has no answers: label them by hand
+        ro = run.rollouts.assign(behaviour=np.where(run.rollouts["rollout"] % 2 == 0, "refused", "complied"), behaviour_ok=True)
+        write_table(d, "rollouts", ro)
+    p = run.prompts.copy()
+    rank = p.groupby("label").cumcount()
+    p["pair_id"] = np.where(p["label"].isin(["eval", "deploy"]), "pair-" + rank.astype(str), None)
+    write_table(d, "prompts", p)
+    monkeypatch.setenv("MONITOR_RUN", str(d))
+    monkeypatch.setenv("MONITOR_RUNS_DIR", str(tmp_path / "runs"))
+    return d
+
+
+def test_reviewer_sections_restricted_pairs_refusals_low_fpr(reviewer_run):
+    run = read_run(reviewer_run)
+    at = open_page("scores")
+    aurocs = frame_with(at, "monitor", "auroc", "TPR@1%FPR", "TPR@5%FPR")
+    y = analysis.task_labels(run, "eval_vs_deploy")
+    s = analysis.prompt_scores(run, run.phrases[0]).set_index("prompt_id")["score"].reindex(y.index)
+    low = analysis.bootstrap_tpr_at_fpr(y.to_numpy(), s.to_numpy(), n_boot=0)
+    assert aurocs.set_index("monitor").loc[f"logit: {run.phrases[0]}", "TPR@5%FPR"].startswith(f"{low[1]['tpr']:.2f}")
+    want = analysis.restricted_auroc(run, run.phrases[0], n_boot=0)
+    restricted = frame_with(at, "quantity", "estimate").set_index("quantity")
+    assert restricted.loc["all rollouts", "estimate"] == pytest.approx(want["unrestricted"]["auroc"])
+    assert restricted.loc["rollouts with no flagged sentence", "estimate"] == pytest.approx(want["restricted"]["auroc"])
+    found = set()
+    for el in at.dataframe:
+        df = el.value
+        if "quantity" in df.columns:
+            found |= set(df["quantity"])
+    assert "win rate (AUROC within pairs)" in found
+    assert "refusal rate, verbalizing rollouts" in found
+    assert "AUROC of the prompt's score for a rollout's refusal" in found
+    assert any("Refusal rate" in c.proto.spec for c in charts(at))
