@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="analyse only this phrase (repeat for several; the first is primary). Default: all of the run's phrases")
     p.add_argument("--n-boot", type=_positive("--n-boot"), default=1000, metavar="N", help="bootstrap replicates per interval (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the k-subset draws (default 0)")
+    g = p.add_argument_group("phrase discovery")
+    g.add_argument("--score-discovered", type=_positive("--score-discovered"), default=0, metavar="N",
+                   help="first score the N most frequent openings of judge-flagged sentences (not yet scored) on the run's "
+                        "existing boundaries, with the run's model (no resampling; adds them to the run), then analyse")
+    g.add_argument("--model", default=None, help="model for --score-discovered (default: the run's own model id)")
+    g.add_argument("--device", default="auto", help="device for --score-discovered (default auto)")
+    g.add_argument("--dtype", default="auto", help="dtype for --score-discovered (default auto)")
     p.set_defaults(func=cmd_analyze)
 
     p = subparsers.add_parser(
@@ -77,6 +84,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from ..runs.store import read_run
     from .summary import format_summary, summarize
 
+    if getattr(args, "score_discovered", 0):
+        _score_discovered(args)
     run = read_run(args.run, lists=False)  # the summary never reads per-token columns
     summary = summarize(run, n_boot=args.n_boot, seed=args.seed, phrases=args.phrase)
     if args.json == "-":
@@ -92,6 +101,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         _write_json_atomic(out, summary)
         print(f"wrote {out}")
     return 0
+
+
+def _score_discovered(args: argparse.Namespace) -> None:
+    """Rescore the run with its N most frequent flagged-sentence openings that are not phrases yet."""
+    from ..engine.models import ModelSpec, load_model
+    from ..runs.pipeline import rescore_run
+    from ..runs.store import read_run
+    from .coverage import run_discovery
+
+    run = read_run(args.run, lists=False)
+    disc = run_discovery(run, top=max(15, args.score_discovered))
+    if disc is None:
+        raise InputError(f"{args.run}: --score-discovered needs judge flags; run `monitor judge {args.run}` first.")
+    new = [p for p in dict.fromkeys(disc["phrase"]) if p not in set(run.phrases)][: args.score_discovered]
+    if not new:
+        print("no discovered opening left to score", file=sys.stderr)
+        return
+    model = args.model or (run.manifest.get("model") or {}).get("id")
+    if not model:
+        raise InputError(f"{args.run}: the manifest names no model; pass --model.")
+    print(f"scoring {len(new)} discovered phrase(s) with {model}: {new}", file=sys.stderr)
+    rescore_run(args.run, load_model(ModelSpec(model, dtype=args.dtype, device=args.device)), new)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from ..analysis.summary import public_manifest
 from ..errors import MonitorError
 from ..ingest.provenance import provenance_line
 from ..runs.store import Run
+from .checks import reviewer_checks
 from .markup import CSS, FigureEmbedder, esc, flatten, fmt, fmt_ci, mark_quote, table
 
 __all__ = ["write_report", "render_report", "mark_quote"]
@@ -199,6 +200,8 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
             body.append("<p><b>Controls</b> (a monitor that only tracked length would show a length AUROC near its own "
                         "and a residualized AUROC near 0.5):</p>")
             body.append(table(["phrase", "phrase AUROC", "length only", "length regressed out", "phrase − control", "length measure", "notes"], crow))
+
+    body.append(reviewer_checks(s, figs))
 
     # figures
     body.append("<h2>Figures</h2>")
