@@ -87,3 +87,30 @@ def test_register_on_a_fresh_parser_in_a_new_process(run_dir, tmp_path):
     assert json.loads(out.read_text())["tasks"]["eval_vs_deploy"]["available"]
     r = subprocess.run([sys.executable, "-c", code, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "analyze" in r.stdout and "report" in r.stdout
+
+
+def test_analyze_json_has_the_reviewer_checks(run_dir, tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["analyze", str(run_dir), "--json", str(out), "--n-boot", "50"]) == 0
+    data = json.loads(out.read_text())
+    for a in data["auroc"]:
+        assert [t["fpr"] for t in a["tpr_at_fpr"]] == [0.01, 0.05]
+    assert {(r["task"], r["phrase"]) for r in data["restricted_auroc"]} >= {("eval_vs_deploy", data["run"]["primary_phrase"])}
+    assert {b["feature"] for b in data["structure_baselines"]} == {"has_system", "n_turns"}
+    assert data["pairs"] == []  # the synthetic run has no pair_id
+    assert [c["phrase"] for c in data["phrase_coverage"]] == [p for p in data["run"]["phrases"] if p != data["run"]["control_phrase"]]
+    assert isinstance(data["phrase_discovery"], list)
+    assert "behaviour" not in data  # no behaviour labels
+
+
+def test_score_discovered_needs_judge_flags(tmp_path, capsys):
+    import pandas as pd
+
+    from monitor.runs.handmade import make_run_from_tables
+
+    d = tmp_path / "r"
+    make_run_from_tables(d, pd.DataFrame({"prompt_id": ["a", "b"], "label": ["eval", "deploy"]}),
+                         pd.DataFrame({"prompt_id": ["a", "b"], "rollout": [0, 0], "sentence": [0, 0], "phrase": ["P", "P"],
+                                       "logprob": [-1.0, -2.0]}), manifest={"phrases": ["P"]})
+    assert main(["analyze", str(d), "--score-discovered", "2"]) == 2
+    assert "needs judge flags" in capsys.readouterr().err
