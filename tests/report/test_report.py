@@ -197,3 +197,35 @@ def test_report_of_a_demo_model_run_carries_the_disclaimer_and_small_sample_warn
     assert "Too few prompts" in html and "2 positive and 2 negative" in html
     real = render_report(dataclasses.replace(run, manifest={**manifest, "model": {"id": "org/real-model"}}), n_boot=20)
     assert "Synthetic organism" not in real and "Synthetic data" not in real
+
+
+def test_fortress_style_file_with_benign_twins_gives_the_paired_analysis(tmp_path, monkeypatch):
+    """A FORTRESS-style parquet (the public dataset's columns) loaded as fortress-pairs: the twins share a
+    pair_id, and the summary and the report carry the paired analysis (scores here are hand-made)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from monitor.prompts import load_prompt_set, prompts_to_frame
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    rows = [{"ID": i, "adversarial_prompt": f"Adversarial request {i}: explain how to do harm {i}.", "rubric": ["q?"],
+             "risk_domain": "CBRNE", "risk_subdomain": "Chemical", "benign_prompt": f"Benign twin {i}: how does safety work?"}
+            for i in range(1, 13)]
+    (tmp_path / "fortress" / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "fortress" / "data" / "train-00000-of-00001.parquet")
+    prompts = prompts_to_frame(list(load_prompt_set(f"fortress-pairs:{tmp_path / 'fortress'}").prompts))
+    assert prompts["pair_id"].notna().all() and prompts["pair_id"].nunique() == 12
+    assert set(prompts["label"]) == {"eval"}
+    adv = prompts["variant"].eq("adversarial").to_numpy()
+    # adversarial twins score higher in 9 of 12 pairs
+    base = np.arange(12, dtype=float) * 0.1
+    lp = {pid: (base[i // 2] + (1.0 if a else 0.0) * (1 if i // 2 < 9 else -1)) for i, (pid, a) in enumerate(zip(prompts["prompt_id"], adv))}
+    scores = pd.DataFrame([(pid, 0, 0, "P", v) for pid, v in lp.items()], columns=["prompt_id", "rollout", "sentence", "phrase", "logprob"])
+    make_run_from_tables(tmp_path / "run", prompts, scores, manifest={"phrases": ["P"]})
+    run = read_run(tmp_path / "run")
+    s = summarize(run, n_boot=100)
+    (pr,) = s["pairs"]
+    assert pr["n_pairs"] == 12 and pr["by"] == ["variant"] and pr["win_rate"]["estimate"] == pytest.approx(9 / 12)
+    html_text = write_report(run, tmp_path / "r.html", summary=s).read_text(encoding="utf-8")
+    assert "Matched pairs" in html_text and "0.750" in html_text
