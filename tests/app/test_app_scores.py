@@ -14,7 +14,9 @@ from app_helpers import app_env, app_run, assert_clean, charts, frame_with, open
 def test_scores_roc_controls_and_flags(app_env):
     run = read_run(app_env)
     at = open_page("scores")
-    assert len(charts(at)) == 2  # score distribution, ROC
+    # score distribution, ROC; plus the refusal-vs-score chart when the run has behaviour labels and the
+    # within-pair difference when it has pairs
+    assert len(charts(at)) == 2 + analysis.has_behaviour(run) + analysis.has_pairs(run)
     table = frame_with(at, "prompt_id", "label", "score", "probability")
     want = analysis.prompt_scores(run, run.phrases[0])
     assert len(table) == len(want)
@@ -46,7 +48,8 @@ def test_method_task_and_auroc_vs_k(app_env):
     at.toggle(key="avk").set_value(True).run()
     assert_clean(at)
     assert len(charts(at)) == n + 1
-    assert "AUROC" in charts(at)[-1].proto.spec
+    avk = [c for c in charts(at) if c.proto.id.endswith("-avk_chart")]  # the new chart, wherever it sits on the page
+    assert len(avk) == 1 and "AUROC" in avk[0].proto.spec
 
 
 def test_drill_into_a_prompt(app_env):
