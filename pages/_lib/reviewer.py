@@ -11,6 +11,7 @@ import streamlit as st
 
 from monitor.report import figures
 from pages._lib import cache, charts, feedback, open_run
+from pages._lib import text as _text
 
 _NUM = {c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo", "hi", "estimate", "difference")}
 
@@ -127,7 +128,6 @@ def discovery_section(run, key, *, target_key: str = "phr.new") -> None:
         st.markdown("**Most frequent openings of flagged sentences** (precision: how often a sentence that opens this way is flagged)")
         for i, d in enumerate(disc.head(10).itertuples()):
             c1, c2 = st.columns([5, 1])
-            shown = str(d.phrase).replace("`", "'")  # model text: no backtick may close the code span
-            c1.markdown(f"`{shown}` — {d.count} flagged ({d.share:.0%}), precision {d.precision:.2f}")
+            c1.markdown(f"{_text.code(d.phrase)} — {d.count} flagged ({d.share:.0%}), precision {d.precision:.2f}")
             c2.button("Use", key=f"disc.use.{i}", disabled=d.phrase in run.phrases, on_click=_use_phrase,
                       args=(target_key, d.phrase), help="Put this phrase in the box below, to score it on the existing rollouts")
