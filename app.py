@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # so pages can import their helpers (pages._lib) however we are started
     sys.path.insert(0, str(ROOT))
 
-from pages._lib import cache, feedback, open_run, view_state  # noqa: E402
+from pages._lib import cache, charts, feedback, open_run, view_state  # noqa: E402
 from pages._lib import jobs as _jobs  # noqa: E402
 from pages._lib import text as _text  # noqa: E402
 
@@ -61,6 +61,7 @@ with st.sidebar:
         st.caption("not loaded (see the page)")
 
     _jobs.sidebar_indicator()
+    charts.export_format_picker()
 
 try:
     with feedback.guard(f"The {page.title} page"):

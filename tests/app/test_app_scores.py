@@ -125,3 +125,17 @@ def test_reviewer_sections_restricted_pairs_refusals_low_fpr(reviewer_run):
     assert "refusal rate, verbalizing rollouts" in found
     assert "AUROC of the prompt's score for a rollout's refusal" in found
     assert any("Refusal rate" in c.proto.spec for c in charts(at))
+
+
+def test_chart_downloads_follow_the_sidebar_format(app_env):
+    import json
+
+    at = open_page("scores")
+    opts = [json.loads(c.proto.config)["toImageButtonOptions"] for c in charts(at)]
+    assert opts and all(o["format"] == "png" and o["scale"] == 3 for o in opts)
+    at.session_state["charts.export_format"] = "svg"
+    at.run()
+    assert_clean(at)
+    opts = [json.loads(c.proto.config)["toImageButtonOptions"] for c in charts(at)]
+    assert opts and all(o["format"] == "svg" and "scale" not in o for o in opts)
+    assert {o["filename"] for o in opts} >= {"prompt-scores", "roc"}
