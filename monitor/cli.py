@@ -27,13 +27,15 @@ def _add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     g.add_argument("--device-map", default=None, help="transformers device_map (e.g. auto, to shard over several GPUs)")
     g.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"], help="attention implementation")
     g.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code (off by default)")
+    g.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template file, for a model without one (e.g. a base model)")
+    g.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (on a busy shared CPU, 1 can be several times faster)")
 
 
 def _add_chat_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("chat format")
-    g.add_argument("--think-open", default="<think>", help="marker that opens the CoT")
-    g.add_argument("--think-close", default="</think>", help="marker that closes the CoT")
-    g.add_argument("--no-think-markers", action="store_true", help="the model has no think markers: the whole reply is the CoT")
+    g.add_argument("--think-open", default=None, help="marker that opens the CoT (default: detected; <think> if the model knows it)")
+    g.add_argument("--think-close", default=None, help="marker that closes the CoT (default: detected; </think>)")
+    g.add_argument("--no-think-markers", action="store_true", help="the model has no think markers: the whole reply is the CoT (detected by default)")
     g.add_argument("--no-thinking", action="store_true", help="pass enable_thinking=False to the chat template")
     g.add_argument("--special-tokens", choices=["text", "parse"], default="text",
                    help="special-token strings inside prompt text (e.g. <|im_end|>): plain text (default) or real chat markup")
@@ -42,15 +44,37 @@ def _add_chat_args(p: argparse.ArgumentParser) -> None:
 def _markers(args):
     from .engine.chat import ThinkMarkers
 
-    return ThinkMarkers(None, None) if args.no_think_markers else ThinkMarkers(args.think_open, args.think_close)
+    if args.no_think_markers:
+        return ThinkMarkers(None, None)
+    if args.think_open is None and args.think_close is None:
+        return None  # detected from the model's chat template and vocabulary once it is loaded
+    return ThinkMarkers(args.think_open or "<think>", args.think_close or "</think>")
 
 
 def _load(args):
     from .engine.models import ModelSpec, load_model
 
+    template = None
+    if getattr(args, "chat_template", None):
+        from pathlib import Path
+
+        path = Path(args.chat_template).expanduser()
+        try:
+            template = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise MonitorError(f"--chat-template {args.chat_template}: cannot read it ({e.__class__.__name__}); give a UTF-8 Jinja template file.") from None
+        if not template.strip():
+            raise MonitorError(f"--chat-template {args.chat_template} is empty; give a Jinja chat template.")
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        if threads < 1:
+            raise MonitorError(f"--threads must be at least 1 (got {threads}).")
+        import torch
+
+        torch.set_num_threads(threads)
     spec = ModelSpec(
         args.model, revision=args.revision, dtype=args.dtype, device=args.device, device_map=args.device_map,
-        attn_implementation=args.attn, trust_remote_code=args.trust_remote_code,
+        attn_implementation=args.attn, trust_remote_code=args.trust_remote_code, chat_template=template,
     )
     print(f"Loading {args.model} ...", file=sys.stderr)
     return load_model(spec)
@@ -135,9 +159,9 @@ def cmd_run(args) -> int:
         if missing or not args.phrase:
             need = ", ".join("--" + m for m in missing + ([] if args.phrase else ["phrase"]))
             raise MonitorError(f"monitor run needs {need} (or --resume DIR to continue a run).")
+        given = {k: getattr(args, k) for k in ("temperature", "top_p", "top_k") if getattr(args, k) is not None}
         config = RunConfig(
-            tuple(args.phrase), rollouts=args.rollouts, max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature, top_p=args.top_p, top_k=args.top_k, seed=args.seed,
+            tuple(args.phrase), rollouts=args.rollouts, max_new_tokens=args.max_new_tokens, **given, seed=args.seed,
             batch_size=args.batch_size, batching=args.batching, generation_memory_mb=args.generation_memory_mb, markers=_markers(args), enable_thinking=not args.no_thinking,
             control_phrase=args.control_phrase, memory_budget_mb=args.memory_budget_mb,
             long_prompts="skip" if args.skip_long else "error", special_tokens=args.special_tokens,
@@ -148,10 +172,18 @@ def cmd_run(args) -> int:
         prompts = _prompts(args)
         loaded = _load(args)
         _note_special_tokens(loaded, prompts, args.special_tokens)
+        from dataclasses import replace
+
+        from .engine.models import sampling_defaults
+
+        model_values, source = sampling_defaults(loaded.model)
+        config = replace(config, **{k: v for k, v in model_values.items() if k not in given})
+        source.update({k: "given" for k in given})
+        extra = {"prompts_source": str(args.prompts), "sampling_source": source, "threads": args.threads}
         bar = _Bar("rollout")
         executor = _executor(args, loaded)
         try:
-            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest={"prompts_source": str(args.prompts)}, executor=executor)
+            run = run_monitor(loaded, prompts, config, args.out, progress=bar, extra_manifest=extra, executor=executor)
         finally:
             bar.close()
             if executor is not None:
@@ -285,9 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-phrase", default=None, help="control phrase scored alongside, e.g. 'The user might be asking'")
     p.add_argument("--rollouts", "-k", type=int, default=10, help="rollouts per prompt (default 10)")
     p.add_argument("--max-new-tokens", type=int, default=512, help="generation budget per rollout (default 512)")
-    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6, Qwen3 thinking)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (default 0.95)")
-    p.add_argument("--top-k", type=int, default=20, help="top-k sampling (default 20; 0 disables)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's generation_config, else 0.6)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the model's generation_config, else 0.95)")
+    p.add_argument("--top-k", type=int, default=None, help="top-k sampling, 0 disables (default: the model's generation_config, else 20)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="most rollouts generated together, any mix of prompts (default 64)")
     p.add_argument("--batching", default="cross-prompt", choices=["cross-prompt", "per-prompt"], help="mix prompts in a generation batch (default) or not; the rollouts are the same either way")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .engine.chat import ThinkMarkers
+from .engine.chat import ThinkMarkers, cot_mode
 from .errors import ConfigError
 from .engine.forcing import check_phrase
 
@@ -51,8 +51,9 @@ class RunConfig:
     generation_memory_mb: float = 8192
     """Memory budget of one generation batch's KV cache; caps the batch below ``batch_size`` for
     long prompts and budgets (out-of-memory still halves a batch)."""
-    markers: ThinkMarkers = field(default_factory=ThinkMarkers)
-    """Think-block markers of the model's chat format."""
+    markers: ThinkMarkers | None = None
+    """Think-block markers of the model's chat format; ``None`` detects them from the model's chat
+    template and vocabulary when the run starts (no "<think>" anywhere: the whole reply is the CoT)."""
     enable_thinking: bool = True
     """Passed to the chat template (Qwen3 and others switch thinking on with it)."""
     control_phrase: str | None = None
@@ -99,14 +100,19 @@ class RunConfig:
         return {
             "phrases": list(self.phrases),
             "control_phrase": self.control_phrase,
-            "chat": {"think_open": self.markers.open, "think_close": self.markers.close, "enable_thinking": self.enable_thinking,
-                     "special_tokens": self.special_tokens},
+            "chat": {
+                "think_open": self.markers.open if self.markers else None,
+                "think_close": self.markers.close if self.markers else None,
+                "cot_mode": cot_mode(self.markers) if self.markers else "auto",
+                "enable_thinking": self.enable_thinking,
+                "special_tokens": self.special_tokens,
+            },
             "sampling": {
                 **{k: v for k, v in asdict(self).items() if k in _SAMPLING_KEYS},
                 # How rollouts are seeded; runs started before per-rollout seeds lack it.
                 "sampler": SAMPLER,
             },
-            "scoring": {"memory_budget_mb": self.memory_budget_mb, "method": "packed"},
+            "scoring": {"memory_budget_mb": self.memory_budget_mb, "method": "auto"},  # the run records the method that ran
         }
 
     @classmethod

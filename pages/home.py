@@ -90,6 +90,10 @@ cols[1].metric("Rollouts", len(run.rollouts), help=f"k = {sampling.get('rollouts
 cols[2].metric("CoT sentences", int((run.sentences["sentence"] > 0).sum()))
 cols[3].metric("Phrases", len(ix.phrases))
 cols[4].metric("Judge", (m.get("judge") or {}).get("name", "none") if open_run.has_judge(run) else "none")
+if m.get("chat"):
+    from monitor.engine.chat import describe_cot_mode
+
+    st.caption(describe_cot_mode(m["chat"]))
 
 headline_box, right = st.container(), st.container()  # the table gets the full width: nine columns, none clipped
 with headline_box:

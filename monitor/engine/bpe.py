@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["QWEN_PRETOKENIZE_PATTERN", "CHATML_THINK_TEMPLATE", "SPECIAL_TOKENS", "build_bpe_tokenizer"]
+__all__ = [
+    "QWEN_PRETOKENIZE_PATTERN", "GPT2_PRETOKENIZE_PATTERN", "CHATML_THINK_TEMPLATE", "CHATML_TEMPLATE",
+    "SPECIAL_TOKENS", "build_bpe_tokenizer",
+]
 
 # Qwen2/Qwen3's pre-tokenizer split pattern (tokenizer.json of the Qwen2.5/Qwen3 family).
 QWEN_PRETOKENIZE_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+
+# GPT-2's pattern (SmolLM2, and Llama 3 behaves alike at sentence ends): "." and "\n\n" are separate
+# pre-tokens, so a sentence's last token never carries the newline after it.
+GPT2_PRETOKENIZE_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
@@ -29,6 +36,14 @@ CHATML_THINK_TEMPLATE = (
     "{%- endif %}"
 )
 
+# Plain ChatML without a thinking block (SmolLM2-Instruct's shape): the whole reply is the CoT.
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
 
 def build_bpe_tokenizer(
     texts: Iterable[str],
@@ -37,8 +52,9 @@ def build_bpe_tokenizer(
     special_tokens: list[str] | None = None,
     chat_template: str | None = CHATML_THINK_TEMPLATE,
     min_frequency: int = 2,
+    pretokenize_pattern: str = QWEN_PRETOKENIZE_PATTERN,
 ):
-    """Train a byte-level BPE with Qwen's pre-tokenizer on ``texts``; return a fast HF tokenizer.
+    """Train a byte-level BPE (Qwen's pre-tokenizer unless ``pretokenize_pattern`` says otherwise) on ``texts``.
 
     The tokenizer's EOS is ``<|im_end|>`` and its pad token ``<|endoftext|>``, as in Qwen3 chat models.
     """
@@ -49,7 +65,7 @@ def build_bpe_tokenizer(
     tok = Tokenizer(models.BPE(byte_fallback=False))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(pretokenize_pattern), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )

@@ -9,12 +9,19 @@ appends the opening marker only where the model would have written it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
 from ..prompts.record import Prompt
 
-__all__ = ["ThinkMarkers", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text"]
+__all__ = [
+    "ThinkMarkers", "CotMode", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text", "k0_context_ids",
+    "detect_think_markers", "cot_mode", "markers_missing", "describe_cot_mode",
+]
+
+CotMode = Literal["think_markers", "whole_reply"]
+"""How the CoT is found: between the think markers, or the whole reply (a model without markers)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,8 @@ def render_prompt(
     if not getattr(tokenizer, "chat_template", None):
         raise InputError(
             "The tokenizer has no chat template, so prompts cannot be rendered for a chat model. "
-            "Use a chat/instruct model, or set tokenizer.chat_template to a Jinja template."
+            "Supply a Jinja chat template (--chat-template FILE on the command line, the chat-template field "
+            "on the Run page, ModelSpec(chat_template=...) in Python), or use a chat/instruct model."
         )
     kwargs = {"enable_thinking": enable_thinking, **(template_kwargs or {})}
     try:
@@ -77,6 +85,51 @@ def render_prompt(
     return RenderedPrompt(text=text, token_ids=tuple(int(i) for i in ids), think_opened=opened)
 
 
+def detect_think_markers(tokenizer: Any, default: ThinkMarkers = ThinkMarkers()) -> ThinkMarkers:
+    """The think markers a model uses: ``default`` if its chat template or vocabulary mentions the
+    open marker, else none (the whole reply is the CoT).
+
+    A model that never saw "<think>" in training has neither a template branch for it nor a token
+    for it; forcing phrases after markers it never writes silently scores an empty CoT.
+    """
+    if default.open is None:
+        return default
+    template = getattr(tokenizer, "chat_template", None) or ""
+    if isinstance(template, dict):  # named templates (default, tool_use, ...)
+        template = "\n".join(str(t) for t in template.values())
+    if default.open in str(template):
+        return default
+    try:
+        vocab = tokenizer.get_vocab()
+    except Exception:  # a tokenizer without a vocabulary view: trust the template alone
+        vocab = {}
+    return default if default.open in vocab else ThinkMarkers(None, None)
+
+
+def cot_mode(markers: ThinkMarkers) -> CotMode:
+    """``whole_reply`` for a model without markers, else ``think_markers``."""
+    return "whole_reply" if markers.open is None else "think_markers"
+
+
+def describe_cot_mode(chat: dict[str, Any]) -> str:
+    """One line for a run manifest's ``chat`` section: where the CoT was taken from, and why."""
+    source = " (detected: the model's template and vocabulary have no think markers)" if chat.get("markers_source") == "detected" else ""
+    if chat.get("cot_mode") == "whole_reply" or ("think_open" in chat and chat.get("think_open") is None):
+        return "Whole reply treated as the CoT" + source + "."
+    opened, closed = chat.get("think_open", "<think>"), chat.get("think_close", "</think>")
+    return f"CoT = the text between {opened} and {closed}."
+
+
+def markers_missing(markers: ThinkMarkers, completions: Sequence[str], think_opened: Sequence[bool]) -> bool:
+    """True when markers are expected but no reply contains the open marker (and no template opened it).
+
+    Then every CoT is empty and only boundary 0 was scored: the markers are wrong for this model.
+    """
+    if markers.open is None or not completions:
+        return False
+    return not any(think_opened) and not any(markers.open in c for c in completions)
+
+
 def k0_context_text(rendered: RenderedPrompt, markers: ThinkMarkers) -> str:
     """The text after which a phrase is forced at k = 0 (start of the CoT, before any reasoning).
 
@@ -86,6 +139,18 @@ def k0_context_text(rendered: RenderedPrompt, markers: ThinkMarkers) -> str:
     if markers.open is None or rendered.think_opened:
         return rendered.text
     return rendered.text + markers.open + "\n"
+
+
+def k0_context_ids(tokenizer: Any, rendered: RenderedPrompt, markers: ThinkMarkers) -> list[int]:
+    """The ids of :func:`k0_context_text`: the rendered prompt's own ids, then the opening marker's.
+
+    The run's boundary 0 follows the rendered prompt ids exactly, so they are reused here rather
+    than re-tokenizing the prompt text (which may split differently at the template's seams).
+    """
+    ids = list(rendered.token_ids)
+    if markers.open is None or rendered.think_opened:
+        return ids
+    return ids + list(tokenizer(markers.open + "\n", add_special_tokens=False)["input_ids"])
 
 
 def cot_span(completion_text: str, markers: ThinkMarkers, *, think_opened: bool) -> tuple[int, int, bool]:

@@ -5,13 +5,14 @@ probability is badly underestimated (".\\n\\n" is one token in Qwen's BPE; " If"
 space). The rule, measured in NOTES-scoring.md:
 
 1. Never re-tokenize the rollout: keep the sampled ids; get each token's end offset by decoding.
-2. A sentence's boundary is the end of the token holding its last character (whitespace merged
-   into that token stays in the context).
+2. Where to cut is decided in :mod:`monitor.engine.boundaries` (where the next sentence begins).
 3. Force ``phrase`` if the context text ends in whitespace, ``" " + phrase`` otherwise.
-4. Forced ids = ``encode(tail + text)[len(tail_ids):]`` with ``tail`` the decoded last few context
-   ids, provided the joint encoding keeps the tail's ids unchanged (no merge across the seam).
+4. Forced ids = the tokens of ``encode(tail + text)`` after the seam, with ``tail`` the decoded
+   last few context ids, provided that joint encoding has a token boundary exactly at the seam (no
+   token straddles context and phrase). Which ids were sampled before the seam does not matter.
 5. Otherwise cut back one token and force that token's text + the phrase ("cut_back").
-6. If that fails too, force ``encode(text)`` alone at the original boundary ("unaligned").
+6. If that fails too, force ``encode(text)`` alone at the original boundary ("unaligned"): only
+   when the seam between context and forced text would re-tokenize differently.
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
 
     ``allow_cut_back=False`` keeps the last context token in place (used at the CoT start, where
     cutting back would move into the prompt).
+
+    The seam check asks one question: does the canonical encoding of ``tail + text`` have a token
+    boundary exactly where the context ends? If so the tokens after it are the phrase's canonical
+    ids, whatever ids the model sampled before the seam (sampling is free to pick non-canonical
+    ids, such as "\n" "\n" for "\n\n"; they say nothing about the phrase's tokenization).
     """
     n = len(context_ids)
     tail_ids = [int(i) for i in context_ids[max(0, n - _TAIL) :]]
@@ -113,15 +119,20 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
         tail = _decode(tokenizer, tail_ids)
     text = phrase if (not tail or tail[-1].isspace()) else " " + phrase
     joint = _encode(tokenizer, tail + text)
+    joint_ends = token_end_offsets(tokenizer, joint) if joint else []
     for cut in (0, 1) if allow_cut_back else (0,):
         keep = len(tail_ids) - cut
-        if keep < 0 or (cut and keep == len(tail_ids)):
+        if keep < 0:
             continue
-        if joint[:keep] == tail_ids[:keep] and len(joint) > keep:
-            forced = joint[keep:]
-            forced_text = _decode(tokenizer, forced)
-            expected = _decode(tokenizer, tail_ids[keep:]) + text
-            if forced_text == expected:
-                return ForcedPhrase(n - cut, tuple(forced), forced_text, "exact" if cut == 0 else "cut_back")
+        seam = len(_decode(tokenizer, tail_ids[:keep]))
+        if _decode(tokenizer, tail_ids[:keep]) != tail[:seam]:  # the cut split a multi-byte character
+            continue
+        m = 0 if seam == 0 else next((k + 1 for k, e in enumerate(joint_ends) if e == seam), None)
+        if m is None or m >= len(joint):
+            continue
+        forced = joint[m:]
+        seam_text = tail[seam:] + text
+        if _decode(tokenizer, forced) == seam_text:
+            return ForcedPhrase(n - cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back")
     forced = _encode(tokenizer, text)
     return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .chat import ThinkMarkers, k0_context_text, render_prompt
+from .chat import ThinkMarkers, detect_think_markers, k0_context_ids, render_prompt
 from .forcing import check_phrase, force_phrase
 from .models import LoadedModel
 from ..errors import ConfigError
 from ..config import Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
-from .special import tokenize_rendered
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
 from .batch_scoring import score_packed_batch
 
@@ -33,7 +32,7 @@ def score_prompts(
     prompts: Sequence[Prompt],
     phrases: Sequence[str],
     *,
-    markers: ThinkMarkers = ThinkMarkers(),
+    markers: ThinkMarkers | None = None,
     enable_thinking: bool = True,
     memory_budget_mb: float = 2048,
     progress: Progress | None = None,
@@ -42,6 +41,8 @@ def score_prompts(
 ) -> pd.DataFrame:
     """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``).
 
+    The context is exactly a run's boundary 0: the rendered prompt's ids, then the opening marker
+    where the model writes it itself. ``markers=None`` detects them from the tokenizer, as a run does.
     Up to ``batch_size`` prompts are scored in one padded pass (:func:`score_packed_batch`, the
     same log-probs to ~1e-5 in fp32); ``batch_size=1`` scores one prompt per pass.
     """
@@ -49,6 +50,8 @@ def score_prompts(
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size}).")
     phrases = [check_phrase(p) for p in phrases]
     tok = loaded.tokenizer
+    if markers is None:
+        markers = detect_think_markers(tok)
     rows = []
     # Context window: a size check before tokenizing anything, then prompt + phrase tokens per prompt.
     check_prompt_sizes(loaded.model, tok, prompts, skip_hint="")
@@ -57,8 +60,7 @@ def score_prompts(
         batch = []
         for p in prompts[lo : lo + batch_size]:
             rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens)
-            ctx_text = k0_context_text(rendered, markers)
-            ctx = tokenize_rendered(tok, ctx_text, p, special_tokens=special_tokens)  # type: ignore[arg-type]
+            ctx = k0_context_ids(tok, rendered, markers)
             fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
             forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
             batch.append((p, rendered, ctx, forced))

@@ -1,12 +1,19 @@
-"""Load any Hugging Face causal LM and its tokenizer, by hub id or local directory.
+"""Load any Hugging Face causal LM and its tokenizer, by hub id, local directory or GGUF file.
 
 Weights load from safetensors only (no pickle), ``trust_remote_code`` is off unless asked, and
 every failure a user can cause (missing path, unknown id, no network, gated repo, bad dtype)
 becomes one :class:`ModelLoadError` with the fix, not a stack trace.
+
+A ``.gguf`` file (or a directory holding exactly one, and no ``config.json``) loads through
+transformers' GGUF support, dequantized to the chosen dtype; it needs the ``gguf`` and
+``accelerate`` packages (``pip install 'evalaware-monitor[gguf]'``). Such a model cannot be
+``save_pretrained``: nothing here relies on that.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +21,14 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, ModelLoadError
 
-__all__ = ["DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype", "find_gguf",
+    "SAMPLING_DEFAULTS", "sampling_defaults",
+]
+
+# Qwen3's thinking-mode settings: used where the model's generation_config sets none.
+SAMPLING_DEFAULTS = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+GGUF_INSTALL = "pip install 'evalaware-monitor[gguf]'"
 
 DType = Literal["auto", "bfloat16", "float16", "float32"]
 Device = Literal["auto", "cuda", "mps", "cpu"]
@@ -39,6 +53,8 @@ class ModelSpec:
     """``sdpa`` (default) or ``eager``; scoring needs custom 4D masks, which flash-attention kernels do not take."""
     trust_remote_code: bool = False
     """Run the repository's own modelling code. Off unless the user turns it on."""
+    chat_template: str | None = None
+    """A Jinja chat template to use instead of the tokenizer's (for a base model that has none)."""
 
     def __post_init__(self) -> None:
         if not str(self.model_id).strip():
@@ -70,10 +86,12 @@ class LoadedModel:
     """``torch.dtype`` of the weights."""
     revision: str | None = None
     """Resolved commit hash when known (recorded in run manifests)."""
+    gguf: dict[str, Any] | None = None
+    """For a model loaded from a GGUF file: its path, sha256 and that it was dequantized."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description for run manifests."""
-        return {
+        out = {
             "id": self.spec.model_id,
             "revision": self.revision or self.spec.revision,
             "dtype": str(self.dtype).replace("torch.", ""),
@@ -81,6 +99,36 @@ class LoadedModel:
             "attn_implementation": self.spec.attn_implementation,
             "trust_remote_code": self.spec.trust_remote_code,
         }
+        if self.gguf is not None:
+            out["gguf"] = dict(self.gguf)
+        if self.spec.chat_template is not None:
+            out["chat_template"] = {
+                "supplied": True, "sha256": hashlib.sha256(self.spec.chat_template.encode()).hexdigest(), "text": self.spec.chat_template,
+            }
+        return out
+
+
+def sampling_defaults(model: Any) -> tuple[dict[str, float | int], dict[str, str]]:
+    """Temperature, top-p and top-k from the model's ``generation_config`` where it sets them, else
+    :data:`SAMPLING_DEFAULTS`; and, per setting, where it came from (``generation_config`` or ``monitor``).
+
+    Only values the model's config sets explicitly count (transformers' own defaults, temperature
+    1.0 and top-k 50, are not the model author's choice).
+    """
+    gen = getattr(model, "generation_config", None)
+    try:
+        explicit = gen.to_diff_dict() if gen is not None else {}
+    except Exception:  # an odd generation config: fall back to the monitor's defaults
+        explicit = {}
+    values: dict[str, float | int] = {}
+    source: dict[str, str] = {}
+    for k, default in SAMPLING_DEFAULTS.items():
+        v = explicit.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            values[k], source[k] = type(default)(v), "generation_config"
+        else:
+            values[k], source[k] = default, "monitor"
+    return values, source
 
 
 def resolve_device(device: str = "auto"):
@@ -128,6 +176,31 @@ def _explain(model_id: str, err: Exception) -> str:
     return f"Cannot load model {model_id!r}: {hint} ({type(err).__name__}: {msg})"
 
 
+def find_gguf(model_id: str) -> Path | None:
+    """The GGUF file ``model_id`` names: the file itself, or the one ``.gguf`` in a directory without ``config.json``."""
+    path = Path(model_id).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file {str(path)!r} does not exist. Pass an existing .gguf file or a model directory.")
+        return path
+    if path.is_dir() and not (path / "config.json").exists():
+        found = sorted(path.glob("*.gguf"))
+        if len(found) > 1:
+            names = ", ".join(f.name for f in found[:5])
+            raise ModelLoadError(f"{str(path)!r} holds several GGUF files ({names}); pass the one to load: --model {found[0]}")
+        if found:
+            return found[0]
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_model(spec: ModelSpec | str, **overrides: Any) -> LoadedModel:
     """Load a causal LM + tokenizer. ``spec`` may be a :class:`ModelSpec` or a model id/path."""
     if isinstance(spec, str):
@@ -137,30 +210,46 @@ def load_model(spec: ModelSpec | str, **overrides: Any) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    gguf = find_gguf(spec.model_id) if _looks_local(spec.model_id) else None
     model_id = str(Path(spec.model_id).expanduser()) if _looks_local(spec.model_id) else spec.model_id
-    if _looks_local(spec.model_id) and not Path(model_id).is_dir():
-        raise ModelLoadError(f"Model directory {model_id!r} does not exist. Pass an existing local directory or a Hugging Face id.")
+    if gguf is None and _looks_local(spec.model_id) and not Path(model_id).is_dir():
+        raise ModelLoadError(f"Model directory {model_id!r} does not exist. Pass an existing local directory, a .gguf file or a Hugging Face id.")
     device = None if spec.device_map else resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device or torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    common = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    common: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    weights: dict[str, Any] = {"use_safetensors": True}
+    if gguf is not None:
+        missing = [m for m in ("gguf", "accelerate") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ModelLoadError(f"Loading a GGUF file needs the {' and '.join(missing)} package(s): {GGUF_INSTALL}")
+        model_id, common, weights = str(gguf.parent), {"gguf_file": gguf.name, "trust_remote_code": spec.trust_remote_code}, {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_id, **common)
         model = AutoModelForCausalLM.from_pretrained(
             model_id,
             dtype=dtype,
             attn_implementation=spec.attn_implementation,
-            use_safetensors=True,
             device_map=spec.device_map,
+            **weights,
             **common,
         )
     except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
+        if gguf is not None:
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ModelLoadError(
+                f"Cannot load GGUF file {str(gguf)!r}: transformers could not read it ({type(e).__name__}: {msg}). "
+                "Check that its architecture is one transformers' GGUF support covers, or convert it to a model directory."
+            ) from None
         raise ModelLoadError(_explain(spec.model_id, e)) from None
     if device is not None:
         model.to(device)
     model.eval()
+    if spec.chat_template is not None:
+        tokenizer.chat_template = spec.chat_template
     if tokenizer.pad_token_id is None:
         # Generation pads finished sequences; EOS is the conventional stand-in.
         tokenizer.pad_token = tokenizer.eos_token
     in_device = model.get_input_embeddings().weight.device
     revision = getattr(model.config, "_commit_hash", None)
-    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, device=in_device, dtype=model.dtype, revision=revision)
+    gguf_info = None if gguf is None else {"file": str(gguf.resolve()), "sha256": _sha256(gguf), "dequantized": True}
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, device=in_device, dtype=model.dtype, revision=revision, gguf=gguf_info)

@@ -56,7 +56,7 @@ class Rollout:
     finish_reason: FinishReason
     """``stop`` (EOS sampled) or ``length`` (max_new_tokens reached)."""
     cot_truncated: bool
-    """True if the CoT never closed (cut off, or the model stopped inside it)."""
+    """True if the CoT never closed (cut off, or the model stopped inside it); a whole-reply CoT: cut off by the budget."""
     think_opened: bool
     """True if the chat template opened the think block (the reply starts inside the CoT)."""
 
@@ -115,6 +115,8 @@ def make_rollout(
     body = ids[:-1] if finish == "stop" else ids
     text = tokenizer.decode(body, skip_special_tokens=False, clean_up_tokenization_spaces=False)
     start, end, truncated = cot_span(text, markers, think_opened=rendered.think_opened)
+    if markers.open is None and finish == "length":
+        truncated = True  # a whole-reply CoT has no close marker: the budget cut it off
     return Rollout(
         prompt_id=prompt_id,
         rollout=rollout,

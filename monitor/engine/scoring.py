@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Method", "ForceQuery", "score_packed", "score_naive", "model_layout"]
+__all__ = ["Method", "ForceQuery", "resolve_method", "score_packed", "score_naive", "model_layout"]
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,8 @@ def _score_cached(model, seq_ids: Sequence[int], queries: Sequence[ForceQuery], 
     ids = torch.tensor([list(seq_ids[:T])], dtype=torch.long, device=device)
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True, logits_to_keep=torch.tensor(first_rows, device=device))
-    cache = out.past_key_values
+    cache_arg = _cache_argument(model)
+    cache = getattr(out, cache_arg)
     first = _first_token_logprobs(out.logits[0], first_rows, queries, range(len(queries)), device)
     del out
     results: dict[int, np.ndarray] = {}
@@ -250,8 +251,8 @@ def _score_cached(model, seq_ids: Sequence[int], queries: Sequence[ForceQuery], 
                     input_ids=torch.tensor([copies.tok], dtype=torch.long, device=device),
                     position_ids=torch.tensor([copies.pos], dtype=torch.long, device=device),
                     attention_mask=_additive(copies.mask(T, device), model.dtype),
-                    past_key_values=cache,
                     use_cache=True,
+                    **{cache_arg: cache},
                 ).logits[0]
             results.update(_collect(queries, chunk, first, logits, device))
         except torch.OutOfMemoryError:
@@ -267,6 +268,18 @@ def _score_cached(model, seq_ids: Sequence[int], queries: Sequence[ForceQuery], 
     return results
 
 
+def _cache_argument(model) -> str:
+    """The name transformers uses for the KV cache on this model's forward and outputs.
+
+    transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns, and goes in
+    5.40); the name is read from the signature so both sides of the rename work.
+    """
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 def _cache_usable(model, layout: _Layout) -> bool:
     # Sliding-window cache layers keep only the window, and copies need keys from anywhere in the
     # prefix; other cache layouts (linear attention, quantized) are not known to crop exactly.
@@ -274,6 +287,18 @@ def _cache_usable(model, layout: _Layout) -> bool:
 
 
 Method = Literal["auto", "cache", "packed"]
+
+
+def resolve_method(model: Any, method: Method = "auto") -> Literal["cache", "packed"]:
+    """The method :func:`score_packed` runs for ``method`` on ``model`` (recorded in run manifests)."""
+    if method == "packed":
+        return "packed"
+    usable = _cache_usable(model, model_layout(model))
+    if method == "cache" and not usable:
+        raise ConfigError("method='cache' does not work with sliding-window or non-standard attention layers; use 'packed'.")
+    if method not in ("auto", "cache"):
+        raise ConfigError(f"Unknown scoring method {method!r}: use auto, cache or packed.")
+    return "cache" if usable else "packed"
 
 
 def score_packed(

@@ -23,6 +23,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ..prompts.records import PromptFileError
     from .driver import IngestConfig, imported_source, ingest_rollouts, plan_rollouts
     from .provenance import provenance_line
+    from ..engine.chat import ThinkMarkers, detect_think_markers
 
     if args.resume:
         manifest = read_manifest(args.resume)
@@ -35,7 +36,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             need = ", ".join(missing + ([] if args.phrase else ["--phrase"]))
             raise MonitorError(f"monitor ingest needs {need} (or --resume DIR to continue an ingest).")
         config = IngestConfig(
-            tuple(args.phrase), control_phrase=args.control_phrase, markers=_markers(args),
+            # placeholder markers when none are given: replaced by the detected ones once the model loads
+            tuple(args.phrase), control_phrase=args.control_phrase, markers=_markers(args) or ThinkMarkers(),
             enable_thinking=not args.no_thinking, format=args.format, columns=args.columns,
             default_label=normalize_label(args.default_label) if args.default_label else None,
             lenient=args.lenient, max_record_bytes=int(args.max_record_mb * 1e6),
@@ -54,6 +56,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if problems and not config.lenient:
             raise PromptFileError(str(source), problems, "Fix these, or ingest leniently (--lenient) to skip bad records.")
     loaded = _load(args)
+    if config is not None and _markers(args) is None:
+        from dataclasses import replace
+
+        config = replace(config, markers=detect_think_markers(loaded.tokenizer))
     bar = _Bar("rollout")
     try:
         res = ingest_rollouts(loaded, source, config, out, resume=bool(args.resume), progress=bar, records=records)

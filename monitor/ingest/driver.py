@@ -263,7 +263,7 @@ def ingest_rollouts(
         r_rows, s_rows, sc_rows = [], [], []
         for i, imp in rows:
             r = build_rollout(loaded, rendered[p.prompt_id], imp, i, config.markers, eos_id=eos, window=window)
-            sents, scores = score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb)
+            sents, scores = score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close)
             r_rows.append({**_rollout_row(r, len(sents) - 1), "generated_by": imp.model, "source_record": imp.where})
             s_rows.extend(sents)
             sc_rows.extend(scores)

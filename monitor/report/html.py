@@ -129,6 +129,7 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
     """The report as one HTML string (see :func:`write_report`)."""
     import plotly.offline
 
+    from ..engine.chat import describe_cot_mode
     from .figures import auroc_vs_k_figure, correlation_figure, group_curve_figure, phrase_colors, roc_figure, score_distribution_figure
 
     s = summary if summary is not None else summarize(run, n_boot=n_boot)
@@ -150,11 +151,14 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
     imported = provenance_line(run.manifest)
     if imported:  # rollouts generated elsewhere: say by whom, and which model scored them
         body.append(f"<p class=banner><b>Imported rollouts</b> {esc(imported.removeprefix('Imported rollouts '))}</p>")
+    for w in run.manifest.get("warnings") or []:
+        body.append(f"<p class=banner><b>Warning.</b> {esc(w)}</p>")
     body.append(f"<p>{esc(info['n_prompts'])} prompts ({esc(', '.join(f'{k}: {v}' for k, v in info['labels'].items()))}), "
                 f"{esc(info['n_rollouts'])} rollouts, {esc(info['n_score_rows'])} scored boundaries. Model: <b>{esc(info['model'])}</b>. "
                 f"Status: {esc(info['status'])}. Primary phrase: &ldquo;{esc(primary)}&rdquo;; control phrase: "
                 f"{'&ldquo;' + esc(info['control_phrase']) + '&rdquo;' if info.get('control_phrase') else 'none'}. "
-                f"Judge flags: {'yes' if info['judge'] else 'no'}.</p>")
+                f"Judge flags: {'yes' if info['judge'] else 'no'}."
+                + (f" {esc(describe_cot_mode(run.manifest['chat']))}" if run.manifest.get("chat") else "") + "</p>")
 
     # headline numbers
     body.append("<h2>Headline AUROCs</h2><p class=note>AUROC with a 95% stratified percentile-bootstrap interval over prompts. "

@@ -13,6 +13,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,17 +21,17 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..engine.boundaries import Boundary, phrase_queries, rollout_boundaries, to_force_queries
-from ..engine.chat import RenderedPrompt, render_prompt
+from ..engine.chat import RenderedPrompt, ThinkMarkers, detect_think_markers, markers_missing, render_prompt
 from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
 from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
 from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts
-from ..engine.scoring import ForceQuery, score_packed
+from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
-__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
+__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 def package_versions() -> dict[str, str]:
     """Versions of the packages that decide results (recorded in manifests)."""
     out = {"python": platform.python_version()}
-    for name in ("evalaware-monitor", "torch", "transformers", "tokenizers", "pysbd", "pandas", "pyarrow", "numpy"):
+    for name in ("evalaware-monitor", "torch", "transformers", "tokenizers", "pysbd", "pandas", "pyarrow", "numpy", "gguf", "accelerate"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -54,21 +55,24 @@ def score_rollout(
     *,
     memory_budget_mb: float = 2048,
     boundaries: Sequence[Boundary] | None = None,
+    close_marker: str | None = "</think>",
 ):
     """Sentence rows and score rows (lists of dicts) for one rollout.
 
     ``boundaries`` defaults to splitting the rollout's CoT; pass the stored ones to score new
-    phrases at exactly the boundaries a run already has.
+    phrases at exactly the boundaries a run already has. ``close_marker`` is the run's think-close
+    marker (``None`` for a whole-reply CoT): the last sentence's boundary reaches up to it.
     """
-    prep = _prepare(loaded, rollout, phrases, boundaries)
+    prep = _prepare(loaded, rollout, phrases, boundaries, close_marker)
     lps = score_packed(loaded.model, prep.seq, prep.uniq, memory_budget_mb=memory_budget_mb)
     return _rows(rollout, prep, lps)
 
 
-def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048):
+def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048,
+                   close_marker: str | None = "</think>"):
     """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
     budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32)."""
-    preps = [_prepare(loaded, r, phrases, None) for r in rollouts]
+    preps = [_prepare(loaded, r, phrases, None, close_marker) for r in rollouts]
     small = [i for i, p in enumerate(preps) if fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
     lps: dict[int, list] = dict(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
     for i, p in enumerate(preps):
@@ -86,10 +90,11 @@ class _Prepared:
     seq: list[int]
 
 
-def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None) -> _Prepared:
+def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None,
+             close_marker: str | None) -> _Prepared:
     tok = loaded.tokenizer
     if boundaries is None:
-        boundaries = rollout_boundaries(tok, rollout)
+        boundaries = rollout_boundaries(tok, rollout, close_marker=close_marker)
     queries = phrase_queries(tok, rollout, boundaries, phrases)
     seq = list(rollout.prompt_token_ids) + list(rollout.completion_token_ids)
     # Identical (context, forced ids) pairs (two sentences ending in one token) are scored once.
@@ -208,6 +213,10 @@ def run_monitor(
             raise ConfigError("A new run needs prompts and a RunConfig.")
         _check_prompts(prompts)
     tok = loaded.tokenizer
+    markers_source = "given"
+    if config.markers is None:
+        config = replace(config, markers=detect_think_markers(tok))
+        markers_source = "detected"
     from ..engine.window import check_prompt_sizes
 
     prompts = check_prompt_sizes(loaded.model, tok, prompts, on_long=config.long_prompts)  # before tokenizing megabytes
@@ -223,6 +232,8 @@ def run_monitor(
             "packages": package_versions(),
             **(extra_manifest or {}),
         }
+        manifest["chat"]["markers_source"] = markers_source
+        manifest["scoring"] = {**manifest["scoring"], "method": resolve_method(loaded.model)}
         writer = RunWriter.create(out_dir, manifest, prompts_to_frame(list(prompts)))
 
     done_keys = writer.done_rollouts()
@@ -241,7 +252,26 @@ def run_monitor(
     if done < total:
         log.info("Stopped on request after %d/%d rollouts; resume with --resume %s", done, total, out_dir)
         return read_run(out_dir)
-    return writer.finalize(finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    run = writer.finalize(finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    warning = think_markers_warning(config.markers, run.rollouts)
+    if warning:
+        log.warning(warning)
+        writer.update_manifest(warnings=[*run.manifest.get("warnings", []), warning], chat={**run.manifest["chat"], "markers_seen": False})
+        run = read_run(out_dir)
+    return run
+
+
+def think_markers_warning(markers: ThinkMarkers, rollouts: pd.DataFrame) -> str | None:
+    """The warning for a run whose expected think markers appear in no rollout, else None."""
+    if rollouts.empty or not markers_missing(
+        markers, rollouts["completion_text"].tolist(), rollouts.get("think_opened", pd.Series(False, index=rollouts.index)).tolist()
+    ):
+        return None
+    return (
+        f"No rollout contains the think-open marker {markers.open!r}: every CoT is empty and only boundary 0 was scored. "
+        "This model probably has no think markers: rerun with --no-think-markers (whole reply = CoT), "
+        "or give its markers with --think-open/--think-close."
+    )
 
 
 class Executor(Protocol):
@@ -346,9 +376,9 @@ def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: Ru
     """Generate and score one unit; its rollouts/sentences/scores tables, ready to store."""
     rolls = _generate_with_backoff(loaded, list(requests), config)
     if config.batching == "cross-prompt":
-        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb)
+        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close)
     else:  # the old path: one packed pass per rollout
-        scored = [score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb) for r in rolls]
+        scored = [score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close) for r in rolls]
     r_rows, s_rows, sc_rows = [], [], []
     for r, (sents, scores) in zip(rolls, scored):
         r_rows.append(_rollout_row(r, len(sents) - 1))

@@ -174,16 +174,17 @@ class ModelCache:
         self._locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, model_id: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False) -> Any:
+    def get(self, model_id: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+            chat_template: str | None = None) -> Any:
         """The :class:`monitor.engine.models.LoadedModel` for these settings (loading it on first use)."""
         from monitor.engine import ModelSpec, load_model
 
-        key = (model_id, device, dtype, trust_remote_code)
+        key = (model_id, device, dtype, trust_remote_code, chat_template)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._models:
-                spec = ModelSpec(model_id, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+                spec = ModelSpec(model_id, device=device, dtype=dtype, trust_remote_code=trust_remote_code, chat_template=chat_template)
                 self._models[key] = load_model(spec)
             return self._models[key]
 

@@ -26,6 +26,8 @@ class ModelChoice:
     """``auto``, ``float32``, ``bfloat16``, ``float16``."""
     trust_remote_code: bool
     """Run code shipped with the model (off unless the user turns it on)."""
+    chat_template: str = ""
+    """A Jinja chat template for a model without one ("" keeps the tokenizer's)."""
 
     def resolved_id(self) -> str:
         """The id to load: as typed when it loads from here (so runs record ``data/demo_model`` like the
@@ -100,7 +102,8 @@ def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
 
         mid = st.text_input("Model (Hugging Face id or local path)", value=view_state.kept(f"{prefix}.model", default_id), key=f"{prefix}.model",
                             help="The demo model `data/demo_model` works offline. Any causal LM with a chat template: "
-                                 "e.g. `Qwen/Qwen3-8B` on a GPU box, or a local directory with safetensors weights.")
+                                 "e.g. `Qwen/Qwen3-8B` on a GPU box, a local directory with safetensors weights, or a "
+                                 "`.gguf` file (dequantized; needs `pip install 'evalaware-monitor[gguf]'`).")
     with c2:
         device = st.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key=f"{prefix}.device")
     with c3:
@@ -112,8 +115,11 @@ def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
     missing = missing_local_path(mid)
     if missing:
         st.error(missing, icon=":material/folder_off:")
+    with st.expander("Chat template (only for a model without one, e.g. a base model)"):
+        template = st.text_area("Jinja chat template", value="", key=f"{prefix}.chat_template", height=120,
+                                help="Used instead of the tokenizer's template; recorded in the run's manifest.")
     st.caption(gpu_line())
-    return ModelChoice(mid.strip(), device, dtype, trust)
+    return ModelChoice(mid.strip(), device, dtype, trust, template if template.strip() else "")
 
 
 def load(choice: ModelChoice):
@@ -123,7 +129,7 @@ def load(choice: ModelChoice):
     if not choice.model_id:
         raise ModelLoadError("No model given: type a Hugging Face id or a local path (the demo model is data/demo_model).")
     cache = _jobs.models()
-    if (choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code) in cache.loaded():
+    if (choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code, choice.chat_template or None) in cache.loaded():
         return get(choice)
     with st.spinner(f"Loading {_text.md(choice.model_id)} (once; later reruns reuse it)…"):
         return get(choice)
@@ -136,7 +142,8 @@ def get(choice: ModelChoice):
     missing = missing_local_path(choice.model_id)
     if missing:
         raise ModelLoadError(missing.replace("`", ""))
-    return _jobs.models().get(choice.resolved_id(), device=choice.device, dtype=choice.dtype, trust_remote_code=choice.trust_remote_code)
+    return _jobs.models().get(choice.resolved_id(), device=choice.device, dtype=choice.dtype, trust_remote_code=choice.trust_remote_code,
+                              chat_template=choice.chat_template or None)
 
 
 def demo_model_missing() -> bool:

@@ -163,6 +163,13 @@ def demo_banner(run: runs.Run) -> None:
             "truth is known. It says nothing about any real model's behaviour.",
             icon=":material/science:",
         )
+    run_warnings(run)
+
+
+def run_warnings(run: runs.Run) -> None:
+    """The run's recorded warnings (e.g. think markers that never appeared), on every run page."""
+    for w in run.manifest.get("warnings") or []:
+        st.warning(str(w), icon=":material/warning:")
 
 
 def phrase_label(phrase: str, run: runs.Run, phrases: list[str] | None = None) -> str:

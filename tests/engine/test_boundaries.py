@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import tiny_model
+from conftest import newline_rule_violations, tiny_model
 from monitor.engine.boundaries import phrase_queries, rollout_boundaries
 from monitor.engine.chat import ThinkMarkers, render_prompt
 from monitor.engine.models import LoadedModel, ModelSpec
@@ -39,9 +39,12 @@ def test_boundaries_end_at_sentence_tokens(tokenizer):
     ids = list(r.completion_token_ids)
     for b in bs[1:]:
         ctx = tokenizer.decode(ids[: b.boundary_token], skip_special_tokens=False)
-        # The context holds the whole sentence, and the token that completes it is the last one.
+        # The context holds the whole sentence and only whitespace after it ...
         assert ctx.rstrip().endswith(b.text)
-        assert not tokenizer.decode(ids[: b.boundary_token - 1], skip_special_tokens=False).rstrip().endswith(b.text)
+        # ... and stops where the next sentence (or the close marker) begins: the next token is not whitespace alone.
+        nxt = tokenizer.decode(ids[b.boundary_token : b.boundary_token + 1], skip_special_tokens=False)
+        assert nxt.strip(), (b.sentence, nxt)
+    assert newline_rule_violations(tokenizer, r, bs) == []
     # Boundary 0: after "<think>\n", before any reasoning.
     assert tokenizer.decode(ids[: bs[0].boundary_token], skip_special_tokens=False) == "<think>\n"
     # ".\n\n" is one token, so sentence 1's boundary keeps the newlines in the context.

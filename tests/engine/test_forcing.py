@@ -52,14 +52,35 @@ def test_trailing_space_token_is_cut_back(tokenizer):
     assert list(ctx[: f.context_len]) + list(f.forced_ids) == enc(tokenizer, dec(tokenizer, ctx) + PHRASE)
 
 
-def test_non_canonical_context_falls_back_to_unaligned(tokenizer):
-    # Sampled tokens '.', '\n', '\n' instead of the canonical '.\n\n': no cut makes the seam stable.
+def test_non_canonical_tokens_at_a_stable_seam_are_exact(tokenizer):
+    # Sampled tokens '.', '\n', '\n' instead of the canonical '.\n\n': the context is what the
+    # model sampled, and the phrase after it re-tokenizes the same way whatever came before.
     pieces = ["Okay, the user asks about cooking pasta", ".", "\n", "\n"]
     ctx = [i for p in pieces for i in enc(tokenizer, p)]
     assert ctx != enc(tokenizer, "".join(pieces))
     f = force_phrase(tokenizer, ctx, PHRASE)
-    assert f.alignment == "unaligned"
-    assert f.context_len == len(ctx)
+    assert f.alignment == "exact" and f.context_len == len(ctx)
+    canon = enc(tokenizer, "".join(pieces))
+    assert canon + list(f.forced_ids) == enc(tokenizer, "".join(pieces) + PHRASE)
+
+
+def test_non_canonical_tokens_away_from_the_seam_do_not_unalign(tokenizer):
+    # "cooking" sampled letter by letter, far from the seam: the forced ids are the canonical ones.
+    word = [i for ch in "cooking" for i in enc(tokenizer, ch)]
+    ctx = enc(tokenizer, "Okay, the user asks about") + enc(tokenizer, " ") + word + enc(tokenizer, " pasta. Let me think.")
+    ref = enc(tokenizer, "Okay, the user asks about cooking pasta. Let me think.")
+    assert ctx != ref and dec(tokenizer, ctx) == dec(tokenizer, ref)
+    f = force_phrase(tokenizer, ctx, PHRASE)
+    assert f.alignment == "exact" and f.context_len == len(ctx)
+    assert f.forced_ids == force_phrase(tokenizer, ref, PHRASE).forced_ids
+    assert f.forced_text == " " + PHRASE
+
+
+def test_unstable_seam_is_unaligned(tokenizer):
+    # A lone trailing space would merge into " The": with cut-back off, nothing makes the seam stable.
+    ctx = enc(tokenizer, "Okay, the user asks about cooking pasta.") + enc(tokenizer, " ")
+    f = force_phrase(tokenizer, ctx, PHRASE, allow_cut_back=False)
+    assert f.alignment == "unaligned" and f.context_len == len(ctx)
     assert tuple(enc(tokenizer, PHRASE)) == f.forced_ids
 
 

@@ -54,3 +54,59 @@ def test_device_resolution():
         assert resolve_device("auto").type in ("cpu", "mps")
         with pytest.raises(ConfigError):
             resolve_device("cuda")
+
+
+def test_gguf_paths_are_found_and_errors_explained(tmp_path, monkeypatch):
+    from monitor.engine.models import find_gguf
+
+    with pytest.raises(ModelLoadError, match="GGUF file .* does not exist"):
+        load_model(str(tmp_path / "model.gguf"))
+    d = tmp_path / "one"
+    d.mkdir()
+    (d / "m.Q4.gguf").write_bytes(b"GGUF")
+    assert find_gguf(str(d)) == d / "m.Q4.gguf" and find_gguf(str(d / "m.Q4.gguf")) == d / "m.Q4.gguf"
+    (d / "m.Q8.gguf").write_bytes(b"GGUF")
+    with pytest.raises(ModelLoadError, match="several GGUF files"):
+        find_gguf(str(d))
+    (d / "config.json").write_text("{}")  # a transformers directory wins over stray .gguf files
+    assert find_gguf(str(d)) is None
+    # A missing optional package names the install command.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
+    with pytest.raises(ModelLoadError, match=r"needs the gguf package.*pip install 'evalaware-monitor\[gguf\]'"):
+        load_model(str(d / "m.Q4.gguf"))
+
+
+def test_unreadable_gguf_gets_a_message(tmp_path):
+    pytest.importorskip("gguf")
+    pytest.importorskip("accelerate")
+    f = tmp_path / "broken.gguf"
+    f.write_bytes(b"not a gguf file at all")
+    with pytest.raises(ModelLoadError, match="Cannot load GGUF file"):
+        load_model(str(f), device="cpu")
+
+
+def test_sampling_defaults_come_from_generation_config(tiny_model_dir):
+    from monitor.engine.models import SAMPLING_DEFAULTS, sampling_defaults
+
+    lm = load_model(str(tiny_model_dir), device="cpu", dtype="fp32")
+    assert sampling_defaults(lm.model) == (SAMPLING_DEFAULTS, {k: "monitor" for k in SAMPLING_DEFAULTS})
+    lm.model.generation_config.temperature = 0.2
+    lm.model.generation_config.top_k = 64
+    values, source = sampling_defaults(lm.model)
+    assert values == {"temperature": 0.2, "top_p": 0.95, "top_k": 64}
+    assert source == {"temperature": "generation_config", "top_p": "monitor", "top_k": "generation_config"}
+
+
+def test_supplied_chat_template_is_used_and_recorded(tiny_model_dir, tmp_path):
+    from monitor.engine.bpe import CHATML_TEMPLATE
+    from monitor.engine.chat import render_prompt
+    from monitor.prompts.record import Prompt
+
+    lm = load_model(ModelSpec(str(tiny_model_dir), device="cpu", dtype="fp32", chat_template=CHATML_TEMPLATE))
+    assert lm.tokenizer.chat_template == CHATML_TEMPLATE
+    assert render_prompt(lm.tokenizer, Prompt("p", "Hi")).text.endswith("<|im_start|>assistant\n")
+    d = lm.describe()["chat_template"]
+    assert d["supplied"] is True and d["text"] == CHATML_TEMPLATE and len(d["sha256"]) == 64

@@ -104,3 +104,25 @@ def test_out_of_memory_splits_the_chunk_and_stays_exact(method, monkeypatch, cap
     assert "splitting the chunk" in caplog.text
     naive = score_naive(model, seq, qs)
     assert max(float(np.abs(a - b).max()) for a, b in zip(got, naive)) < 1e-4
+
+
+def test_cached_scoring_uses_no_deprecated_transformers_argument():
+    # Fails loudly when transformers deprecates what scoring calls (past_key_values went this way).
+    import warnings
+
+    model = tiny_model(vocab_size=VOCAB)
+    seq = torch.randint(0, VOCAB, (40,), generator=torch.Generator().manual_seed(5)).tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        score_packed(model, seq, _queries(6, len(seq), n=6), method="cache")
+
+
+def test_resolved_method_names_what_runs():
+    from monitor.engine.scoring import resolve_method
+
+    assert resolve_method(tiny_model(vocab_size=VOCAB)) == "cache"
+    window = tiny_model(vocab_size=VOCAB, use_sliding_window=True, sliding_window=8, max_window_layers=1)
+    assert resolve_method(window) == "packed" and resolve_method(window, "packed") == "packed"
+    with pytest.raises(ConfigError):
+        resolve_method(window, "cache")

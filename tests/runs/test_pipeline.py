@@ -153,11 +153,12 @@ def test_score_prompts_k0_equals_boundary_zero(loaded_tiny, tmp_path):
     assert (df.logprob < 0).all() and df.alignment.eq("exact").all()
     # k = 0 forces after "<think>\n"; a rollout whose reply starts with "<think>\n" has the same
     # context at its boundary 0, so the numbers agree.
-    from monitor.engine.chat import k0_context_text, render_prompt
+    from monitor.engine.chat import ThinkMarkers, detect_think_markers, k0_context_text, render_prompt
     from monitor.engine.scoring import ForceQuery, score_naive
 
     tok = loaded_tiny.tokenizer
-    ctx = tok(k0_context_text(render_prompt(tok, PROMPTS[0]), _cfg().markers), add_special_tokens=False)["input_ids"]
+    assert detect_think_markers(tok) == ThinkMarkers()  # the tiny model's template and vocabulary know <think>
+    ctx = tok(k0_context_text(render_prompt(tok, PROMPTS[0]), ThinkMarkers()), add_special_tokens=False)["input_ids"]
     row = df[(df.prompt_id == "e1") & (df.phrase == PHRASES[0])].iloc[0]
     ref = score_naive(loaded_tiny.model, ctx + list(row.forced_token_ids), [ForceQuery(len(ctx), tuple(row.forced_token_ids))])[0]
     assert abs(ref.sum() - row.logprob) < 1e-4
