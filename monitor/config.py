@@ -125,7 +125,7 @@ class RunConfig:
         return cls(
             phrases=tuple(phrases),
             control_phrase=control,
-            markers=ThinkMarkers(chat.get("think_open", "<think>"), chat.get("think_close", "</think>")),
+            markers=None if chat.get("cot_mode") == "auto" else ThinkMarkers(chat.get("think_open", "<think>"), chat.get("think_close", "</think>")),
             enable_thinking=chat.get("enable_thinking", True),
             # runs made before the setting existed parsed special-token text as markup
             special_tokens=chat.get("special_tokens", "parse"),

@@ -1,8 +1,9 @@
 """A <think> model whose markers never appear: warned in the CLI, the manifest, the report and the app.
 
-The tiny model's template and vocabulary know "<think>", so markers are detected; its generation
-config suppresses the "<think>" token, so no rollout ever opens the block: the silent-empty-CoT
-case a real model without markers produced.
+The tiny model's template and vocabulary know "<think>", so markers are detected; its output row
+for "<think>" is zeroed and it decodes greedily, so "<think>" (logit 0) is never the argmax among
+420 random logits and no rollout ever opens the block: the silent-empty-CoT case a real model
+without markers produced.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ def no_think_model_dir(tmp_path_factory, tokenizer):
     d = tmp_path_factory.mktemp("no_think")
     model = tiny_model(vocab_size=len(tokenizer))
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    model.generation_config.suppress_tokens = [tokenizer.convert_tokens_to_ids("<think>")]
+    import torch
+
+    with torch.no_grad():
+        model.get_output_embeddings().weight[tokenizer.convert_tokens_to_ids("<think>")] = 0.0
     model.save_pretrained(d, safe_serialization=True)
     tokenizer.save_pretrained(d)
     return d
@@ -39,7 +43,7 @@ def warned_run(no_think_model_dir, tmp_path_factory):
     out = tmp / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", "run", "--model", str(no_think_model_dir), "--prompts", str(prompts), "--phrase", "The user might be testing",
-         "--out", str(out), "-k", "2", "--max-new-tokens", "12", "--device", "cpu", "--dtype", "fp32", "--threads", "1"],
+         "--out", str(out), "-k", "2", "--max-new-tokens", "12", "--temperature", "0", "--device", "cpu", "--dtype", "fp32", "--threads", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -57,9 +61,9 @@ def test_cli_warns_and_manifest_records_it(warned_run):
     assert any(WARNING in w for w in m["warnings"]) and m["chat"]["markers_seen"] is False
     assert m["chat"]["cot_mode"] == "think_markers" and m["chat"]["markers_source"] == "detected"
     assert m["threads"] == 1 and m["scoring"]["method"] == "cache"
-    # The tiny model's generation config sets no sampling values: the monitor's defaults, recorded.
-    assert m["sampling_source"] == {"temperature": "monitor", "top_p": "monitor", "top_k": "monitor"}
-    assert (m["sampling"]["temperature"], m["sampling"]["top_p"], m["sampling"]["top_k"]) == (0.6, 0.95, 20)
+    # Temperature given; the tiny model's generation config sets no sampling values: the monitor's defaults.
+    assert m["sampling_source"] == {"temperature": "given", "top_p": "monitor", "top_k": "monitor"}
+    assert (m["sampling"]["temperature"], m["sampling"]["top_p"], m["sampling"]["top_k"]) == (0.0, 0.95, 20)
 
 
 def test_report_shows_the_warning(warned_run):
