@@ -159,7 +159,11 @@ def resolve_dtype(dtype: str, device) -> Any:
 
 
 def _looks_local(model_id: str) -> bool:
-    return model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").split("/", 1)[-1] or Path(model_id).expanduser().exists()
+    # A hub id is "org/name"; anything else shaped like a path, or whose first component is a local
+    # folder ("data/typo"), is a path: a typo must fail at once, not after the hub's network retries.
+    first = model_id.split("/", 1)[0]
+    return (model_id.startswith((".", "/", "~")) or "\\" in model_id or os.sep in model_id.strip("/").split("/", 1)[-1]
+            or Path(model_id).expanduser().exists() or ("/" in model_id and bool(first) and Path(first).expanduser().is_dir()))
 
 
 def _explain(model_id: str, err: Exception) -> str:

@@ -25,6 +25,14 @@ def test_missing_directory(tmp_path):
         load_model(str(tmp_path / "nope"))
 
 
+def test_path_under_a_local_folder_fails_at_once(tmp_path, monkeypatch):
+    # "data/typo" is not an org/name on the hub when "data/" is a local folder: no network, one message
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match="'data/typo_model' does not exist"):
+        load_model("data/typo_model")
+
+
 def test_unknown_hub_id_offline(monkeypatch):
     import huggingface_hub.constants
 
