@@ -27,7 +27,7 @@ from .chat import RenderedPrompt, ThinkMarkers, cot_span
 
 __all__ = [
     "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts",
-    "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens",
+    "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens", "unapplied_generation_settings",
 ]
 
 FinishReason = Literal["stop", "length"]
@@ -82,6 +82,31 @@ def rollout_seed(seed: int, prompt_id: str, rollout: int) -> int:
     """A 63-bit seed for one rollout, stable across processes, machines and Python versions."""
     digest = hashlib.sha256(f"{seed}\x00{prompt_id}\x00{rollout}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+# generation_config fields whose logits processors our sampling loop does not apply, with the value
+# at which each has no effect. Temperature / top-k / top-p and the EOS ids are applied.
+_NEUTRAL_GENERATION_SETTINGS: dict[str, Any] = {
+    "repetition_penalty": 1.0, "min_p": None, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+    "no_repeat_ngram_size": 0, "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
+    "sequence_bias": None, "forced_bos_token_id": None, "forced_eos_token_id": None, "min_new_tokens": None,
+}
+
+
+def unapplied_generation_settings(model: Any) -> dict[str, Any]:
+    """The model's ``generation_config`` settings that change sampling but that this loop ignores.
+
+    ``generate`` would apply them (a repetition penalty, suppressed tokens, ...); the monitor's
+    rollouts follow temperature, top-k and top-p only, so a run says so rather than silently
+    sampling from another distribution than the model's defaults describe.
+    """
+    cfg = getattr(model, "generation_config", None)
+    out = {}
+    for name, neutral in _NEUTRAL_GENERATION_SETTINGS.items():
+        value = getattr(cfg, name, neutral)
+        if value is not None and value != neutral and value != []:
+            out[name] = value
+    return out
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -26,7 +26,7 @@ from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
 from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
-from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts
+from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts, unapplied_generation_settings
 from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
@@ -233,6 +233,13 @@ def run_monitor(
             **(extra_manifest or {}),
         }
         manifest["chat"]["markers_source"] = markers_source
+        ignored = unapplied_generation_settings(loaded.model)
+        if ignored:  # sampling follows temperature/top-k/top-p only: say so where the run is read
+            note = (f"The model's generation_config sets {', '.join(f'{k}={v!r}' for k, v in ignored.items())}, which "
+                    "the monitor's sampling loop does not apply (it uses temperature, top-k and top-p only): rollouts "
+                    "come from that distribution, not exactly from what generate() would sample.")
+            log.warning(note)
+            manifest["warnings"] = [*manifest.get("warnings", []), note]
         manifest["scoring"] = {**manifest["scoring"], "method": resolve_method(loaded.model)}
         writer = RunWriter.create(out_dir, manifest, prompts_to_frame(list(prompts)))
 

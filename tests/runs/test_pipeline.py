@@ -333,3 +333,17 @@ def test_ray_missing_names_the_install_command(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ConfigError, match=r'pip install -e "\.\[ray\]"'):
         ray_executor._import_ray()
+
+
+def test_generation_settings_the_sampler_ignores_are_recorded(loaded_tiny, tmp_path, monkeypatch):
+    from monitor.engine.rollouts import unapplied_generation_settings
+
+    assert unapplied_generation_settings(loaded_tiny.model) == {}  # temperature/top-k/top-p and EOS are applied
+    run = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(), tmp_path / "plain")
+    assert not [w for w in run.manifest.get("warnings", []) if "generation_config" in w]
+    monkeypatch.setattr(loaded_tiny.model.generation_config, "repetition_penalty", 1.3)
+    monkeypatch.setattr(loaded_tiny.model.generation_config, "suppress_tokens", [5, 6])
+    assert unapplied_generation_settings(loaded_tiny.model) == {"repetition_penalty": 1.3, "suppress_tokens": [5, 6]}
+    warned = run_monitor(loaded_tiny, PROMPTS[:1], _cfg(), tmp_path / "warned")
+    (w,) = [w for w in warned.manifest["warnings"] if "generation_config" in w]
+    assert "repetition_penalty=1.3" in w and "suppress_tokens=[5, 6]" in w
