@@ -119,6 +119,9 @@ def rollout_curve_figure(curve_df: pd.DataFrame, *, log_scale: bool = True, titl
             fig.add_vline(x=float(s), line=dict(color=GROUP_COLORS["verbalizing"], dash="dot", width=1))
     fig.update_layout(title=escape_text(title) if title else "Probe probability at each sentence boundary",
                       xaxis_title="sentence boundary (0 = CoT start)", yaxis_title="probability of the phrase", **_LAYOUT)
+    # sentence indices are whole numbers: ticks at integers (at most ~12 of them), never 0.2, 0.4, ...
+    n = int(df["sentence"].max()) if len(df) else 0
+    fig.update_xaxes(tick0=0, dtick=max(1, -(-n // 12)), tickformat="d")
     if log_scale:
         fig.update_yaxes(**_LOG_AXIS)
     return fig

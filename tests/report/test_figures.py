@@ -57,6 +57,11 @@ def test_rollout_curve_figure_escapes_and_marks_flags(syn):
     assert fig.layout.yaxis.type == "log"
     assert rollout_curve_figure(curve, log_scale=False).layout.yaxis.type != "log"
     np.testing.assert_allclose(lines[0].y, curve[curve["phrase"] == syn.phrases[0]]["prob"])
+    # whole-number sentence ticks, at most ~12 of them
+    n = int(curve["sentence"].max())
+    assert fig.layout.xaxis.dtick == max(1, -(-n // 12)) and fig.layout.xaxis.tickformat == "d"
+    two = curve[curve["sentence"] <= 1]
+    assert rollout_curve_figure(two).layout.xaxis.dtick == 1
 
 
 def test_flagged_markers(tiny):
