@@ -18,8 +18,12 @@ ignored) and failure handling (a :class:`JudgeFailure` keeps the pass going; a
 (False: not judged yet or failed), and the manifest's ``behaviour_judge`` entry the judge's name,
 settings and counts.
 
-Only the offline rules judge is implemented here; an OpenAI-compatible or local HF behaviour judge
-would implement :class:`BehaviourJudge` the same way (not done yet).
+Labels written by another behaviour judge (or other settings) are replaced only by a pass that
+labels every rollout: a pass that fails (e.g. the endpoint answers 401) or is stopped keeps them and
+says so, and its own results wait in its ``behaviour_parts`` folder for the next pass.
+
+The offline rules judge is here; the OpenAI-compatible and local HF behaviour judges are in
+:mod:`monitor.judges.behaviour_llm`.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..errors import RunFormatError
+from ..errors import MonitorError, RunFormatError
 from ..runs.store import read_manifest, read_run, write_manifest, write_table
 from .base import JudgeError, JudgeFailure
 from .run import _Appender, _atomic_text, _read_records
@@ -166,6 +170,11 @@ class BehaviourSummary:
     """Rollouts per label over all judged rollouts."""
     parts_dir: Path
     """Where the per-rollout results are kept."""
+    usage: dict[str, Any] | None = None
+    """Requests, tokens and cost, for judges that pay for them."""
+    kept_previous: str | None = None
+    """Set when this pass did not label every rollout and the run's behaviour columns (from another
+    judge or settings, named here) were kept as they were; this pass's results wait in ``parts_dir``."""
 
 
 def _hash(obj: Any) -> str:
@@ -202,16 +211,21 @@ def judge_behaviour_run(run_dir: str | Path, judge: BehaviourJudge, *, progress:
     todo = [k for k in items if k not in done]
     judged_now = 0
     n_done = len(done)
+    previous = manifest.get("behaviour_judge") if isinstance(manifest.get("behaviour_judge"), dict) else None
+    other = (previous is not None and previous.get("parts") != parts.relative_to(run_dir).as_posix()
+             and "behaviour" in run.rollouts.columns)
+    redact = getattr(judge, "redact", lambda text: text)
     appender = _Appender(results_path)
+    failure: BaseException | None = None
     try:
         for i, out in judge.classify_many([items[k] for k in todo]):
             key = todo[i]
             rec: dict[str, Any] = {"prompt_id": key[0], "rollout": key[1], "text_hash": hashes[key],
                                    "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             if isinstance(out, JudgeFailure):
-                rec.update(status="failed", error=out.error, attempts=out.attempts)
+                rec.update(status="failed", error=redact(out.error), attempts=out.attempts)
             else:
-                rec.update(status="ok", label=out.label, rationale=out.rationale)
+                rec.update(status="ok", label=out.label, rationale=redact(out.rationale))
                 judged_now += 1
             appender.write(rec)
             records[key] = rec
@@ -220,10 +234,29 @@ def judge_behaviour_run(run_dir: str | Path, judge: BehaviourJudge, *, progress:
                 progress(n_done, len(items), f"{key[0]} rollout {key[1]}: {rec['status']}")
             if should_stop and should_stop():
                 break
+    except BaseException as e:
+        failure = e
+        raise
     finally:
         appender.close()
-        summary = _write_columns(run_dir, run.rollouts, items, hashes, records, judge, parts,
-                                 already_done=len(done), judged_now=judged_now)
+        finished = failure is None and all(
+            records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k] for k in items)
+        if other and not finished:
+            kept = f"{previous.get('name')} ({previous.get('parts')})"
+            ok = sum(1 for k in items if records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k])
+            failed = sum(1 for k in items if k in records and records[k].get("text_hash") == hashes[k]
+                         and records[k].get("status") != "ok")
+            counts = {lab: n for lab, n in pd.Series([records[k]["label"] for k in items if records.get(k, {}).get("status") == "ok"
+                                                      and records[k].get("text_hash") == hashes[k]]).value_counts().items()} if ok else {}
+            summary = BehaviourSummary(judge=judge.name, rollouts=len(items), already_done=len(done), judged_now=judged_now,
+                                       failed=failed, counts={str(k): int(v) for k, v in counts.items()}, parts_dir=parts,
+                                       usage=judge.describe().get("usage"), kept_previous=kept)
+            if isinstance(failure, MonitorError):
+                failure.args = (f"{failure} The run keeps its previous behaviour labels ({kept}); this pass's "
+                                f"{judged_now} labelled rollout(s) are kept in {parts} and a rerun continues from them.",)
+        else:
+            summary = _write_columns(run_dir, run.rollouts, items, hashes, records, judge, parts,
+                                     already_done=len(done), judged_now=judged_now)
     return summary
 
 
@@ -243,9 +276,10 @@ def _write_columns(run_dir: Path, rollouts: pd.DataFrame, items, hashes, records
     full = full.assign(behaviour=labels, behaviour_rationale=whys, behaviour_ok=oks)
     write_table(run_dir, "rollouts", full)
     counts = {k: int(v) for k, v in pd.Series([x for x in labels if x]).value_counts().items()}
+    describe = judge.describe()
     summary = BehaviourSummary(judge=judge.name, rollouts=len(items), already_done=already_done, judged_now=judged_now,
-                               failed=failed, counts=counts, parts_dir=parts)
-    entry = {**judge.describe(), "complete": failed == 0 and sum(oks) == len(items), "rollouts": len(items),
+                               failed=failed, counts=counts, parts_dir=parts, usage=describe.get("usage"))
+    entry = {**describe, "complete": failed == 0 and sum(oks) == len(items), "rollouts": len(items),
              "judged_rollouts": int(sum(oks)), "failed_rollouts": failed, "counts": counts,
              "parts": parts.relative_to(run_dir).as_posix(), "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_manifest(run_dir, {**read_manifest(run_dir), "behaviour_judge": entry})

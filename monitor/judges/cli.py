@@ -29,7 +29,7 @@ def add_judge_arguments(p: argparse.ArgumentParser) -> None:
     """Options choosing and configuring a judge."""
     p.add_argument("--kind", choices=["verbalization", "behaviour"], default="verbalization",
                    help="verbalization: flag eval-aware CoT sentences (default); behaviour: label each final answer "
-                        "refused / partial / complied (rules judge only, for now)")
+                        "refused / partial / complied (rules, openai or hf; same options)")
     p.add_argument("--judge", choices=["rules", "openai", "hf"], default="rules",
                    help="rules: offline patterns (default); openai: an OpenAI-compatible endpoint; hf: a local model's Yes/No logits")
     g = p.add_argument_group("rules judge")
@@ -125,16 +125,53 @@ def cmd_judge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_behaviour(args: argparse.Namespace) -> int:
-    from .behaviour import RulesBehaviourJudge, judge_behaviour_run
+def behaviour_judge_from_args(args: argparse.Namespace):
+    """Build the behaviour judge the options describe (the verbalization judge's options)."""
+    from .behaviour import RulesBehaviourJudge
 
-    if args.judge != "rules":
-        raise ConfigError(f"--kind behaviour --judge {args.judge}: only the rules behaviour judge exists so far; "
-                          "use --judge rules (or label the rollouts yourself in rollouts.parquet's 'behaviour' column).")
-    s = judge_behaviour_run(args.run, RulesBehaviourJudge())
+    if args.judge == "rules":
+        return RulesBehaviourJudge()
+    if not args.model:
+        raise ConfigError(f"--kind behaviour --judge {args.judge} needs --model (the judge model's name or path).")
+    if args.judge == "openai":
+        from .behaviour_llm import OpenAIBehaviourJudge
+        from .openai_api import OpenAIJudgeConfig
+
+        config = OpenAIJudgeConfig(
+            model=args.model, base_url=args.base_url, temperature=args.temperature, max_tokens=args.max_tokens,
+            json_mode=not args.no_json_mode, max_sentences=args.max_sentences, concurrency=args.concurrency,
+            max_retries=args.max_retries, timeout=args.timeout, price_in=args.price_in, price_out=args.price_out,
+        )
+        if args.api_key_env and not os.environ.get(args.api_key_env) and not args.base_url:
+            raise ConfigError(f"--judge openai: ${args.api_key_env} is not set. Export your key in it (or name another "
+                              "variable with --api-key-env), or pass --base-url for a local server that needs none.")
+        cache = None if args.no_cache else (args.cache or default_cache_path())
+        return OpenAIBehaviourJudge(config, api_key_env=args.api_key_env, cache=cache)
+    from .behaviour_llm import HFBehaviourJudge
+
+    print(f"Loading judge model {args.model} ...", file=sys.stderr)
+    return HFBehaviourJudge.load(args.model, revision=args.revision, dtype=args.dtype, device=args.device)
+
+
+def _cmd_behaviour(args: argparse.Namespace) -> int:
+    from .behaviour import judge_behaviour_run
+
+    s = judge_behaviour_run(args.run, behaviour_judge_from_args(args))
     print(f"behaviour judge ({s.judge}): {s.judged_now} rollouts judged now, {s.already_done} before, {s.failed} failed; "
           f"labels {s.counts}.")
-    return 1 if s.failed else 0
+    if s.usage:
+        u = s.usage
+        cost = f", about ${u['cost_usd']:.4f}" if u.get("cost_usd") is not None else ""
+        print(f"usage: {u['requests']} requests ({u['cache_hits']} from cache, {u['retries']} retries), "
+              f"{u['prompt_tokens']} tokens in, {u['completion_tokens']} out{cost}.")
+    if s.kept_previous:
+        print(f"this pass did not label every rollout, so the run keeps its previous behaviour labels ({s.kept_previous}); "
+              "run the same command again to continue.", file=sys.stderr)
+    if s.failed:
+        print(f"{s.failed} rollouts failed (see {s.parts_dir / 'results.jsonl'}); run the same command again to retry them.",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def register(subparsers) -> None:

@@ -23,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -182,22 +182,32 @@ class OpenAIJudge(Judge):
 
     def _ask(self, sentences: Sequence[str], first: int) -> dict[int, tuple[str, str]] | JudgeFailure:
         """One request (with retries) for sentences numbered from ``first``."""
+        return self.request(RUBRIC, format_sentences(sentences, first=first), self.config.answer_settings(),
+                            lambda content: parse_answer(content, len(sentences), first=first))
+
+    def request(self, system: str, text: str, answer_settings: dict[str, Any], parse: Callable[[str | None], Any]) -> Any:
+        """One chat request (system + user message) with cache, retries and usage counting.
+
+        ``parse`` turns the answer text into the result or raises :class:`MalformedAnswer` (counted
+        and retried); ``answer_settings`` is the cache key's part besides ``text``. Shared with the
+        behaviour judge (:mod:`monitor.judges.behaviour_llm`). Returns the parsed answer or a
+        :class:`JudgeFailure`; raises :class:`JudgeError` on 401/403/404.
+        """
         import openai
 
         cfg = self.config
-        text = format_sentences(sentences, first=first)
-        key = cache_key(cfg.answer_settings(), text)
+        key = cache_key(answer_settings, text)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 try:
-                    parsed = parse_answer(hit.content, len(sentences), first=first)
+                    parsed = parse(hit.content)
                     self._count(cache_hits=1)
                     return parsed
                 except MalformedAnswer:
                     pass  # stored by an older parser that accepted it: ask again
         kwargs: dict[str, Any] = {"model": cfg.model, "messages": [
-            {"role": "system", "content": RUBRIC}, {"role": "user", "content": text}]}
+            {"role": "system", "content": system}, {"role": "user", "content": text}]}
         if cfg.temperature is not None:
             kwargs["temperature"] = cfg.temperature
         if cfg.max_tokens is not None:
@@ -232,7 +242,7 @@ class OpenAIJudge(Judge):
             else:
                 content = resp.choices[0].message.content if resp.choices else None
                 try:
-                    parsed = parse_answer(content, len(sentences), first=first)
+                    parsed = parse(content)
                 except MalformedAnswer as e:
                     self._count(malformed=1)
                     last = f"malformed answer: {self.redact(str(e))}"

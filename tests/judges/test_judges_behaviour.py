@@ -79,14 +79,15 @@ def test_judge_run_resumes_and_retries_failures(tmp_path):
     assert len(read_run(d).rollouts.columns) == len(set(read_run(d).rollouts.columns))
 
 
-def test_cli_behaviour_kind(tmp_path, capsys):
+def test_cli_behaviour_kind(tmp_path, capsys, monkeypatch):
     from monitor.cli import main
 
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     d = _run(tmp_path)
     assert main(["judge", str(d), "--kind", "behaviour"]) == 0
     assert "labels" in capsys.readouterr().out
     assert main(["judge", str(d), "--kind", "behaviour", "--judge", "openai", "--model", "m"]) == 2
-    assert "only the rules behaviour judge" in capsys.readouterr().err
+    assert "$OPENAI_API_KEY is not set" in capsys.readouterr().err
 
 
 def test_judge_interface_is_abstract():
