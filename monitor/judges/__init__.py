@@ -4,6 +4,9 @@
 - :class:`OpenAIJudge` (``openai``): any OpenAI-compatible chat-completions endpoint, cached.
 - :class:`HFJudge` (``hf``): a local causal LM's Yes-vs-No logit difference (graded score).
 
+Behaviour judges (refused / partial / complied on the final answer) are in
+:mod:`monitor.judges.behaviour` (rules) and :mod:`monitor.judges.behaviour_llm` (openai, hf).
+
 :func:`judge_run` judges a run directory resumably and writes the ``judge_*`` columns;
 :mod:`monitor.judges.evaluate` measures a judge on the labelled sentence set.
 """

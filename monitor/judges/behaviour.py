@@ -90,6 +90,10 @@ class BehaviourJudge(ABC):
             except Exception as e:  # one bad rollout must not stop the pass; it is retried later
                 yield i, JudgeFailure(error=f"{type(e).__name__}: {e}")
 
+    def redact(self, text: str) -> str:
+        """``text`` with any secret the judge holds (an API key) masked; used on everything written."""
+        return text
+
     def describe(self) -> dict[str, Any]:
         """The manifest entry: name and settings."""
         return {"name": self.name, "settings": self.settings()}
@@ -214,7 +218,7 @@ def judge_behaviour_run(run_dir: str | Path, judge: BehaviourJudge, *, progress:
     previous = manifest.get("behaviour_judge") if isinstance(manifest.get("behaviour_judge"), dict) else None
     other = (previous is not None and previous.get("parts") != parts.relative_to(run_dir).as_posix()
              and "behaviour" in run.rollouts.columns)
-    redact = getattr(judge, "redact", lambda text: text)
+    redact = judge.redact
     appender = _Appender(results_path)
     failure: BaseException | None = None
     try:
