@@ -56,30 +56,48 @@ def check_phrase(phrase: str) -> str:
     return phrase
 
 
+def _decode_all(tokenizer: Any, seqs: list[list[int]]) -> list[str]:
+    """``[tokenizer.decode(s, skip_special_tokens=False, clean_up_tokenization_spaces=False) for s in seqs]``.
+
+    For a transformers fast tokenizer whose ``decode``/``_decode`` are the library's own, that is
+    exactly the Rust backend's ``decode`` (cleanup is off), so one ``decode_batch`` call replaces
+    thousands of Python-level ``decode`` calls (most of their cost was per-call overhead). Any other
+    tokenizer (slow, custom ``decode``, test fakes) is decoded one sequence at a time.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is not None and hasattr(backend, "decode_batch"):
+        from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+        cls = type(tokenizer)
+        if cls.decode is PreTrainedTokenizerBase.decode and cls._decode is TokenizersBackend._decode:
+            return list(backend.decode_batch(seqs, skip_special_tokens=False))
+    return [tokenizer.decode(s, skip_special_tokens=False, clean_up_tokenization_spaces=False) for s in seqs]
+
+
 def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
     """Character offset, in ``decode(ids)``, just past each token.
 
     Decoding each token against a short window of predecessors keeps this linear; the sum is
     checked against the full decode and, for tokenizers where decoding is not additive, the exact
-    quadratic prefix decode is used instead.
+    quadratic prefix decode is used instead. All the windows go to the tokenizer in one batch.
     """
     ids = [int(i) for i in ids]
-    full = tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    offsets: list[int] = []
-    total = 0
     window = 6
+    seqs = [ids]
     for i in range(len(ids)):
         lo = max(0, i - window)
-        before = tokenizer.decode(ids[lo:i], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        upto = tokenizer.decode(ids[lo : i + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        total += len(upto) - len(before)
+        seqs += [ids[lo:i], ids[lo : i + 1]]
+    texts = _decode_all(tokenizer, seqs)
+    full = texts[0]
+    offsets: list[int] = []
+    total = 0
+    for i in range(len(ids)):
+        total += len(texts[2 * i + 2]) - len(texts[2 * i + 1])
         offsets.append(total)
     if offsets and offsets[-1] == len(full) and all(a <= b for a, b in zip(offsets, offsets[1:])):
         return offsets
-    return [
-        len(tokenizer.decode(ids[: i + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False))
-        for i in range(len(ids))
-    ]
+    return [len(t) for t in _decode_all(tokenizer, [ids[: i + 1] for i in range(len(ids))])]
 
 
 def boundary_for_char(ends: Sequence[int], char_end: int) -> int:
