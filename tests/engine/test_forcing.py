@@ -117,3 +117,23 @@ def test_boundaries_from_offsets():
 def test_bad_phrases(bad):
     with pytest.raises(InputError):
         check_phrase(bad)
+
+
+def test_fast_decode_path_matches_tokenizer_decode(tokenizer):
+    """token_end_offsets/force_phrase call the Rust backend directly for speed: the strings must be
+    exactly ``tokenizer.decode``'s (random ids split multi-byte characters and mix special tokens)."""
+    import random
+
+    from monitor.engine import forcing
+
+    assert tokenizer.is_fast
+    rng = random.Random(0)
+    seqs = [[rng.randrange(len(tokenizer)) for _ in range(rng.randrange(0, 40))] for _ in range(200)]
+    assert forcing._decode_all(tokenizer, seqs) == [dec(tokenizer, s) for s in seqs]
+
+    class ViaDecode:  # the same tokenizer, seen only through tokenizer.decode (the generic path)
+        is_fast = False
+        decode = staticmethod(tokenizer.decode)
+
+    for ids in seqs:
+        assert token_end_offsets(tokenizer, ids) == token_end_offsets(ViaDecode(), ids)
