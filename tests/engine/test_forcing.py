@@ -129,11 +129,15 @@ def test_fast_decode_path_matches_tokenizer_decode(tokenizer):
     assert tokenizer.is_fast
     rng = random.Random(0)
     seqs = [[rng.randrange(len(tokenizer)) for _ in range(rng.randrange(0, 40))] for _ in range(200)]
+    assert forcing._rust_backend(tokenizer) is not None  # the fast path is the one under test
     assert forcing._decode_all(tokenizer, seqs) == [dec(tokenizer, s) for s in seqs]
+    texts = forcing._decode_all(tokenizer, seqs) + ["pasta.\n\nThe user", " If", "  \n\n\t x", "é日本", "<think>\nHi</think>"]
+    assert [forcing._encode(tokenizer, t) for t in texts] == [enc(tokenizer, t) for t in texts]
 
     class ViaDecode:  # the same tokenizer, seen only through tokenizer.decode (the generic path)
         is_fast = False
         decode = staticmethod(tokenizer.decode)
+        __call__ = staticmethod(tokenizer.__call__)
 
     for ids in seqs:
         assert token_end_offsets(tokenizer, ids) == token_end_offsets(ViaDecode(), ids)
