@@ -99,7 +99,7 @@ headline_box, right = st.container(), st.container()  # the table gets the full 
 with headline_box:
     st.subheader("Headline AUROCs")
     with feedback.guard("The summary"):
-        summ = cache.analysis(key, "summarize")
+        summ = cache.summary(key)
         headline = _summary.headline_table(summ)
         for why in _summary.unavailable_tasks(summ):
             st.caption(f"Not scored: {_text.md(why)}")

@@ -40,7 +40,7 @@ with e1:
             from monitor.report import write_report
 
             out = Path(tmp) / "report.html"
-            write_report(run, out, summary=cache.analysis(key, "summarize"))
+            write_report(run, out, summary=cache.summary(key))
             st.session_state["share.report_bytes"] = (str(run.path), out.read_bytes())
     built = st.session_state.get("share.report_bytes")
     if built and built[0] == str(run.path):

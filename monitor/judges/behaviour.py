@@ -287,4 +287,7 @@ def _write_columns(run_dir: Path, rollouts: pd.DataFrame, items, hashes, records
              "judged_rollouts": int(sum(oks)), "failed_rollouts": failed, "counts": counts,
              "parts": parts.relative_to(run_dir).as_posix(), "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_manifest(run_dir, {**read_manifest(run_dir), "behaviour_judge": entry})
+    from ..analysis.cached import refresh_summary
+
+    refresh_summary(run_dir)  # refusal analyses changed: recache for the app's Home
     return summary

@@ -309,4 +309,7 @@ def _write_columns(run_dir: Path, manifest: dict[str, Any], sent: pd.DataFrame, 
         entry["usage_last_pass"] = summary.usage
     entry = json.loads(judge.redact(json.dumps(entry, default=str)))
     write_manifest(run_dir, {**read_manifest(run_dir), "judge": entry})
+    from ..analysis.cached import refresh_summary  # lazy: analysis imports judges' neighbours
+
+    refresh_summary(run_dir)  # the judge task's AUROCs changed: recache for the app's Home
     return summary

@@ -72,7 +72,7 @@ def list_runs(root: str | Path = ".") -> pd.DataFrame:
 
 # What a bundle may hold: the files the run format defines (``store``) and the judge's results.
 _BUNDLE_FILES = re.compile(
-    r"^(?:manifest\.json"
+    r"^(?:manifest\.json|summary\.json"
     r"|(?:prompts|rollouts|sentences|scores|annotations)\.parquet"
     r"|parts/[A-Za-z0-9_-]+/(?:rollouts|sentences|scores)\.parquet"
     r"|judge_parts/[A-Za-z0-9_.-]+/(?:settings\.json|results\.jsonl))$"

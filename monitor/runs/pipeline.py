@@ -472,6 +472,9 @@ def rescore_run(
     with run_lock(run.path, what="add phrases to"):  # not while a judge or another rescore writes it
         write_table(run.path, "scores", pd.concat([run.scores, pd.DataFrame(rows)], ignore_index=True))
         write_manifest(run.path, {**read_manifest(run.path), "phrases": run.phrases + new})
+        from ..analysis.cached import refresh_summary
+
+        refresh_summary(run.path)  # new phrases: recache the summary for the app's Home
     return read_run(run.path)
 
 

@@ -8,6 +8,9 @@ A run directory holds everything needed to reproduce and review a result::
     sentences.parquet    prompt_id, rollout, sentence, text, char_start, char_end, boundary_token
     scores.parquet       prompt_id, rollout, sentence, phrase, forced_token_ids, token_logprobs, logprob
     annotations.parquet  (optional) reviewer notes on a prompt, rollout or sentence, by note_id
+    summary.json         (optional) cached ``monitor.analysis.summarize`` output with the key it was
+                         computed for (:func:`content_digest` + arguments + analysis code digest);
+                         written only by writers, ignored by readers whenever the key differs
     .lock                the writer's lock file (``filelock``; not part of a bundle)
 
 While a run is going, results are written append-only as *units* (one generation batch: rollouts
@@ -56,6 +59,11 @@ __all__ = [
     "table_lock",
     "read_manifest",
     "read_run",
+    "SUMMARY",
+    "content_digest",
+    "read_summary",
+    "has_parts",
+    "write_summary",
     "write_manifest",
     "write_table",
 ]
@@ -65,6 +73,7 @@ MANIFEST = "manifest.json"
 PARTS = "parts"
 LOCK = ".lock"
 TABLE_LOCK = ".tables.lock"
+SUMMARY = "summary.json"
 TABLES = ("prompts", "rollouts", "sentences", "scores")
 # Tables written per unit while a run goes (prompts are written once, at creation).
 UNIT_TABLES = ("rollouts", "sentences", "scores")
@@ -234,6 +243,54 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
             f"(it reads version {FORMAT_VERSION}). Upgrade the tool, or convert the run."
         )
     return manifest
+
+
+def content_digest(run_dir: str | Path) -> str:
+    """SHA-256 over the bytes of the manifest and the four tables (absent files count as absent).
+
+    The part of ``summary.json``'s key that says which data the summary describes: any rewrite of a
+    table or the manifest (a rescore, a judge pass, a hand edit) changes it. Annotations are left
+    out: notes do not enter any number."""
+    import hashlib
+
+    run_dir = Path(run_dir)
+    h = hashlib.sha256()
+    for name in (MANIFEST, *(f"{t}.parquet" for t in TABLES)):
+        h.update(name.encode() + b"\0")
+        try:
+            with open(run_dir / name, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except FileNotFoundError:
+            h.update(b"<absent>")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def has_parts(run_dir: str | Path) -> bool:
+    """Whether the run still has unit parts (it is going, or stopped before :meth:`RunWriter.finalize`)."""
+    return (Path(run_dir) / PARTS).is_dir()
+
+
+def read_summary(run_dir: str | Path, key: str) -> dict[str, Any] | None:
+    """The cached summary in ``summary.json`` if it was computed for ``key``, else ``None`` (a miss:
+    absent, unreadable, or stale files are never trusted; the caller computes)."""
+    if has_parts(run_dir):
+        return None  # a run still going gains units without its tables changing
+    path = Path(run_dir) / SUMMARY
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("summary"), dict):
+        return None
+    return data["summary"]
+
+
+def write_summary(run_dir: str | Path, key: str, summary: dict[str, Any]) -> None:
+    """Atomically (re)write ``summary.json`` (``summary`` must be plain JSON: no NaN)."""
+    data = {"key": key, "summary": summary}
+    _atomic_write_bytes(Path(run_dir) / SUMMARY, json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
 
 
 def write_table(run_dir: str | Path, name: str, df: pd.DataFrame) -> Path:
@@ -418,8 +475,12 @@ class RunWriter:
             write_table(self.path, name, getattr(run, name))
         self.update_manifest(status="complete", **manifest_fields)
         shutil.rmtree(self.path / PARTS, ignore_errors=True)
+        run = read_run(self.path)
+        from ..analysis.cached import refresh_summary  # lazy: analysis imports this module
+
+        refresh_summary(self.path, run=run)  # while the lock is held: the app's Home then opens instantly
         self.close()
-        return read_run(self.path)
+        return run
 
 
 def _note_id(row: pd.Series) -> str:

@@ -28,6 +28,19 @@ def _analysis(key: RunKey, fn: str, kwargs: tuple) -> Any:
     return getattr(analysis, fn)(run, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs})
 
 
+@st.cache_data(max_entries=64, show_spinner="Computing the summary…")
+def _summary(key: RunKey) -> dict[str, Any]:
+    from monitor.analysis.cached import load_summary
+
+    return load_summary(load_run(key))
+
+
+def summary(key: RunKey) -> dict[str, Any]:
+    """The run's default summary: the one cached in the run directory (``summary.json``) when it is
+    current, else computed here (and never written: viewing a run does not change it)."""
+    return _summary(key)
+
+
 def analysis(key: RunKey, fn: str, **kwargs: Any) -> Any:
     """``monitor.analysis.<fn>(run, **kwargs)``, cached per run signature and arguments."""
     return _analysis(key, fn, tuple(sorted((k, _freeze(v)) for k, v in kwargs.items())))

@@ -74,3 +74,27 @@ def test_run_from_the_url_wins(app_env, tmp_path):
     other = make_synthetic_run(tmp_path / "linked", n_prompts=4, rollouts=2, sentences=(2, 3), seed=9)
     at = open_page("home", query={"run": str(other)})
     assert _metric(at, "Prompts") == "4"
+
+
+def test_home_uses_the_cached_summary_until_a_table_changes(app_env, tmp_path, monkeypatch):
+    import json
+
+    from monitor.analysis.cached import refresh_summary
+    from monitor.runs.store import SUMMARY, write_table
+
+    run_dir = make_synthetic_run(tmp_path / "cached", n_prompts=12, rollouts=3, sentences=(3, 6), seed=4)
+    refresh_summary(run_dir)
+    # Mark the cached numbers (key kept): Home showing the mark proves it read the cache, not summarize.
+    data = json.loads((run_dir / SUMMARY).read_text())
+    rec = next(r for r in data["summary"]["auroc"] if r.get("method") == "max" and r.get("auroc") is not None)
+    rec["auroc"], rec["lo"], rec["hi"] = 0.123456, 0.1, 0.2
+    (run_dir / SUMMARY).write_text(json.dumps(data))
+    monkeypatch.setenv("MONITOR_RUN", str(run_dir))
+    at = open_page("home")
+    assert 0.123456 in set(frame_with(at, "task", "monitor", "auroc")["auroc"])
+    before = sorted(p.name for p in run_dir.iterdir())
+    run = read_run(run_dir)
+    write_table(run_dir, "scores", run.scores.iloc[: len(run.scores) - 5])  # the cache is now stale
+    at = open_page("home")
+    assert 0.123456 not in set(frame_with(at, "task", "monitor", "auroc")["auroc"])
+    assert sorted(p.name for p in run_dir.iterdir()) == before  # viewing wrote nothing into the run
