@@ -40,7 +40,9 @@ with e1:
             from monitor.report import write_report
 
             out = Path(tmp) / "report.html"
-            write_report(run, out, summary=cache.summary(key))
+            from pages._lib import tokens
+
+            write_report(run, out, summary=cache.summary(key), token_text=tokens.decoder(run))  # token strings in hover
             st.session_state["share.report_bytes"] = (str(run.path), out.read_bytes())
     built = st.session_state.get("share.report_bytes")
     if built and built[0] == str(run.path):

@@ -143,8 +143,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"--out {out}: is a directory; give a file name such as {out / 'report.html'}.")
+    from ..report.tokens import run_token_text
+    from .cached import load_summary
+
     run = read_run(args.run)
-    path = write_report(run, out, n_boot=args.n_boot, max_excerpts=args.max_excerpts)
+    summary = load_summary(run) if args.n_boot == 1000 else None  # the run's cached summary when current
+    path = write_report(run, out, summary=summary, n_boot=args.n_boot, max_excerpts=args.max_excerpts,
+                        token_text=run_token_text(run.manifest))  # token strings when the tokenizer is here
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

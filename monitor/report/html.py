@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _annotations(run: Run) -> str:
     return table(cols, rows)
 
 
-def _example_rollouts(run: Run, primary: str, figs: FigureEmbedder) -> str:
+def _example_rollouts(run: Run, primary: str, figs: FigureEmbedder, token_text: Callable[[Sequence[int]], list[str]] | None = None) -> str:
     from .figures import phrase_colors, rollout_curve_figure
 
     colors = phrase_colors(run_phrases(run))
@@ -112,7 +113,7 @@ def _example_rollouts(run: Run, primary: str, figs: FigureEmbedder) -> str:
         curve = rollout_curve(run, pid, r)
         text = run.prompts.loc[run.prompts["prompt_id"].astype(str) == str(pid), "text"]
         prompt = _short(text.iloc[0]) if len(text) else ""
-        out.append(figs.html(rollout_curve_figure(curve, title=f"prompt {pid}, rollout {r}", colors=colors),
+        out.append(figs.html(rollout_curve_figure(curve, title=f"prompt {pid}, rollout {r}", colors=colors, token_text=token_text),
                              f"Example: {esc(why)}. Prompt: &ldquo;{esc(prompt)}&rdquo;. "
                              "Hover a point for the sentence and each forced token's probability."))
     return "\n".join(out)
@@ -125,7 +126,8 @@ def is_demo_organism(manifest: dict[str, Any]) -> bool:
     return bool(manifest.get("demo")) or "demo_model" in model_id
 
 
-def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: int = 1000, max_excerpts: int = 40) -> str:
+def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: int = 1000, max_excerpts: int = 40,
+                  token_text: Callable[[Sequence[int]], list[str]] | None = None) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     import plotly.offline
 
@@ -254,7 +256,7 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
                     "(prompt identity for scale).</p>")
         body.append(table(["phrase", "prompts", "R² rollout verbalizes", "R² prompt ever verbalizes", "R² prompt identity", "rollouts"], rows, {2, 3, 4}))
     body.append("<h2>Example rollouts</h2>")
-    body.append(_example_rollouts(run, primary, figs))
+    body.append(_example_rollouts(run, primary, figs, token_text))
     if info["judge"]:
         body.append("<h2>Flagged excerpts</h2>")
         body.append(_excerpts(run, primary, max_excerpts))
@@ -277,15 +279,17 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
 
 
 def write_report(run: Run, out_path: str | Path, *, summary: dict[str, Any] | None = None, n_boot: int = 1000,
-                 max_excerpts: int = 40) -> Path:
+                 max_excerpts: int = 40, token_text: Callable[[Sequence[int]], list[str]] | None = None) -> Path:
     """Write the self-contained HTML report of ``run`` to ``out_path`` and return the path.
 
     ``summary`` (from :func:`monitor.analysis.summarize`) is reused when given, so a caller that
     already has one (``monitor analyze``, the app) does not compute the numbers twice.
+    ``token_text`` (ids -> strings, see :mod:`monitor.report.tokens`) names each forced token in
+    the example curves' hover text; without it the hover shows ids.
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_report(run, summary=summary, n_boot=n_boot, max_excerpts=max_excerpts)
+    text = render_report(run, summary=summary, n_boot=n_boot, max_excerpts=max_excerpts, token_text=token_text)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

@@ -7,34 +7,18 @@ not available here the pages fall back to ids.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable, Sequence
-
 import streamlit as st
 
+from monitor.report.tokens import Decode
 from pages._lib import open_run
-
-Decode = Callable[[Sequence[int]], list[str]]
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _decoder(model_id: str) -> Decode | None:
-    path = open_run.resolve_path(model_id)
-    local = path.is_dir()
-    if not local and model_id.count("/") != 1:  # neither a directory here nor a hub id that could be cached
-        return None
-    try:
-        from transformers import AutoTokenizer
+    from monitor.report.tokens import local_token_text
 
-        tok = AutoTokenizer.from_pretrained(str(path) if local else model_id, local_files_only=True)
-    except Exception:  # no tokenizer here: ids it is
-        return None
-
-    @lru_cache(maxsize=65536)
-    def one(tid: int) -> str:
-        return tok.decode([tid])
-
-    return lambda ids: [one(int(i)) for i in ids]
+    path = open_run.resolve_path(model_id)  # relative to the repository (or the shared root), confined
+    return local_token_text(path) if path.is_dir() else local_token_text(model_id, hub_only=True)
 
 
 def decoder(run) -> Decode | None:
