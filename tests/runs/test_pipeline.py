@@ -46,7 +46,7 @@ def _cfg(**kw):
 def test_run_writes_the_five_files_and_is_exact(loaded_tiny, tmp_path):
     run = run_monitor(loaded_tiny, PROMPTS, _cfg(), tmp_path / "run")
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["manifest.json", "prompts.parquet", "rollouts.parquet", "scores.parquet", "sentences.parquet"]
+    assert files == ["manifest.json", "prompts.parquet", "rollouts.parquet", "scores.parquet", "sentences.parquet", "summary.json"]
     for name, cols in REQUIRED_COLUMNS.items():
         assert set(cols) <= set(getattr(run, name).columns), name
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
