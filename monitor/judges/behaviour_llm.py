@@ -15,7 +15,6 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from .base import JudgeError, JudgeFailure
 from .behaviour import BehaviourJudge, BehaviourVerdict
 from .cache import AnswerCache
-from .openai_api import OpenAIJudge, OpenAIJudgeConfig
+from .openai_api import OpenAIJudge, OpenAIJudgeConfig, fan_out
 from .rubric import MalformedAnswer
 
 __all__ = ["BEHAVIOUR_RUBRIC", "BEHAVIOUR_LABELS", "behaviour_rubric_id", "format_exchange", "parse_behaviour",
@@ -131,23 +130,8 @@ class OpenAIBehaviourJudge(BehaviourJudge):
 
     def classify_many(self, items: Sequence[tuple[str, str]]) -> Iterator[tuple[int, BehaviourVerdict | JudgeFailure]]:
         """Up to ``concurrency`` requests in flight; yields each rollout as it finishes."""
-        pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="behaviour-judge")
-        pending = {pool.submit(self.classify_or_fail, p, a): i for i, (p, a) in enumerate(items)}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    try:
-                        yield i, fut.result()
-                    except JudgeError:
-                        raise
-                    except Exception as e:  # a bug in one rollout's handling must not lose the others
-                        yield i, JudgeFailure(error=self.redact(f"{type(e).__name__}: {e}"))
-        finally:
-            for fut in pending:
-                fut.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(self.classify_or_fail, list(items), concurrency=self.config.concurrency, redact=self.redact,
+                       name="behaviour-judge")
 
     def describe(self) -> dict[str, Any]:
         u = self._client.usage

@@ -121,6 +121,31 @@ class Usage:
         return (self.prompt_tokens * (price_in or 0.0) + self.completion_tokens * (price_out or 0.0)) / 1e6
 
 
+def fan_out(fn: Callable[..., Any], items: Sequence[tuple[Any, ...]], *, concurrency: int, redact: Callable[[str], str],
+            name: str) -> Iterator[tuple[int, Any]]:
+    """``fn(*item)`` for every item with up to ``concurrency`` calls in flight; yields ``(index, result)``
+    as each finishes. A :class:`JudgeError` (bad credentials, ...) ends the pass; any other exception
+    becomes that item's :class:`JudgeFailure` (redacted) so one rollout's bug does not lose the others."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name)
+    pending = {pool.submit(fn, *item): i for i, item in enumerate(items)}
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    yield i, fut.result()
+                except JudgeError:
+                    raise
+                except Exception as e:
+                    yield i, JudgeFailure(error=redact(f"{type(e).__name__}: {e}"))
+    finally:
+        for fut in pending:
+            fut.cancel()
+        # Do not wait for requests still in flight after an error or Ctrl-C (they may be retrying).
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 class OpenAIJudge(Judge):
     """Verbalization judge over an OpenAI-compatible chat-completions endpoint."""
 
@@ -290,24 +315,8 @@ class OpenAIJudge(Judge):
 
     def judge_many(self, rollouts: Sequence[Sequence[str]]) -> Iterator[tuple[int, list[JudgeResult] | JudgeFailure]]:
         """Judge rollouts with up to ``concurrency`` requests in flight; yield each as it finishes."""
-        pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="judge")
-        pending = {pool.submit(self.judge_or_fail, r): i for i, r in enumerate(rollouts)}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    try:
-                        yield i, fut.result()
-                    except JudgeError:
-                        raise
-                    except Exception as e:  # a bug in one rollout's handling must not lose the others
-                        yield i, JudgeFailure(error=self.redact(f"{type(e).__name__}: {e}"))
-        finally:
-            for fut in pending:
-                fut.cancel()
-            # Do not wait for requests still in flight after an error or Ctrl-C (they may be retrying).
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(self.judge_or_fail, [(r,) for r in rollouts], concurrency=self.config.concurrency,
+                       redact=self.redact, name="judge")
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
