@@ -58,6 +58,21 @@ def add_judge_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=16, help="sentences per forward pass (default 16)")
 
 
+def _openai_settings(args: argparse.Namespace):
+    """The OpenAI-compatible judge's config and cache path from the options (both judge kinds share them)."""
+    from .openai_api import OpenAIJudgeConfig
+
+    config = OpenAIJudgeConfig(
+        model=args.model, base_url=args.base_url, temperature=args.temperature, max_tokens=args.max_tokens,
+        json_mode=not args.no_json_mode, max_sentences=args.max_sentences, concurrency=args.concurrency,
+        max_retries=args.max_retries, timeout=args.timeout, price_in=args.price_in, price_out=args.price_out,
+    )
+    if args.api_key_env and not os.environ.get(args.api_key_env) and not args.base_url:
+        raise ConfigError(f"--judge openai: ${args.api_key_env} is not set. Export your key in it (or name another "
+                          "variable with --api-key-env), or pass --base-url for a local server that needs none.")
+    return config, (None if args.no_cache else (args.cache or default_cache_path()))
+
+
 def judge_from_args(args: argparse.Namespace) -> Judge:
     """Build the judge the options describe."""
     if args.judge == "rules":
@@ -67,17 +82,9 @@ def judge_from_args(args: argparse.Namespace) -> Judge:
     if not args.model:
         raise ConfigError(f"--judge {args.judge} needs --model (the judge model's name or path).")
     if args.judge == "openai":
-        from .openai_api import OpenAIJudge, OpenAIJudgeConfig
+        from .openai_api import OpenAIJudge
 
-        config = OpenAIJudgeConfig(
-            model=args.model, base_url=args.base_url, temperature=args.temperature, max_tokens=args.max_tokens,
-            json_mode=not args.no_json_mode, max_sentences=args.max_sentences, concurrency=args.concurrency,
-            max_retries=args.max_retries, timeout=args.timeout, price_in=args.price_in, price_out=args.price_out,
-        )
-        cache = None if args.no_cache else (args.cache or default_cache_path())
-        if args.api_key_env and not os.environ.get(args.api_key_env) and not args.base_url:
-            raise ConfigError(f"--judge openai: ${args.api_key_env} is not set. Export your key in it (or name another "
-                              "variable with --api-key-env), or pass --base-url for a local server that needs none.")
+        config, cache = _openai_settings(args)
         return OpenAIJudge(config, api_key_env=args.api_key_env, cache=cache)
     from .hf import HFJudge, HFJudgeConfig
 
@@ -135,17 +142,8 @@ def behaviour_judge_from_args(args: argparse.Namespace):
         raise ConfigError(f"--kind behaviour --judge {args.judge} needs --model (the judge model's name or path).")
     if args.judge == "openai":
         from .behaviour_llm import OpenAIBehaviourJudge
-        from .openai_api import OpenAIJudgeConfig
 
-        config = OpenAIJudgeConfig(
-            model=args.model, base_url=args.base_url, temperature=args.temperature, max_tokens=args.max_tokens,
-            json_mode=not args.no_json_mode, max_sentences=args.max_sentences, concurrency=args.concurrency,
-            max_retries=args.max_retries, timeout=args.timeout, price_in=args.price_in, price_out=args.price_out,
-        )
-        if args.api_key_env and not os.environ.get(args.api_key_env) and not args.base_url:
-            raise ConfigError(f"--judge openai: ${args.api_key_env} is not set. Export your key in it (or name another "
-                              "variable with --api-key-env), or pass --base-url for a local server that needs none.")
-        cache = None if args.no_cache else (args.cache or default_cache_path())
+        config, cache = _openai_settings(args)
         return OpenAIBehaviourJudge(config, api_key_env=args.api_key_env, cache=cache)
     from .behaviour_llm import HFBehaviourJudge
 
