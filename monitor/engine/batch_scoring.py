@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import ForceQuery, _additive, _collect, _Copies, _first_token_logprobs, _validate, model_layout
+from .scoring import ForceQuery, _additive, _Copies, _validate, model_layout
 
 __all__ = ["score_packed_batch", "fits_one_row"]
 
 log = logging.getLogger(__name__)
 
 Item = tuple[Sequence[int], Sequence[ForceQuery]]
+_LSE_BLOCK = 64  # logits rows normalised per logsumexp call (see _gather_logprobs)
 
 
 def _row(seq_ids: Sequence[int], queries: Sequence[ForceQuery]) -> tuple[int, _Copies]:
@@ -47,24 +48,48 @@ def _additive_rows(allowed, dtype):
     return _additive(allowed, dtype)[0].transpose(0, 1)
 
 
+def _layout_rows(items: list[Item], rows: list[tuple[int, _Copies]], N: int):
+    """Ids, position ids and the (R, N, N) bool mask of a left-padded group, built as arrays.
+
+    Each position gets a segment: its own for padding, 0 for the sequence prefix, one per query
+    for that query's copies. A position sees the earlier positions of its segment (padding itself
+    only, the prefix causally, a copy its query's earlier copies), and a copy also sees the prefix
+    up to its context length. The same mask the per-row construction in :func:`score_packed`'s
+    single pass builds, without R x N x N work in Python.
+    """
+    import torch
+
+    R = len(items)
+    ids = np.zeros((R, N), dtype=np.int64)
+    pos = np.zeros((R, N), dtype=np.int64)
+    seg = np.tile(-1 - np.arange(N, dtype=np.int64), (R, 1))  # padding: a segment per position
+    lim = np.zeros((R, N), dtype=np.int64)  # a copy sees prefix positions [off, lim)
+    offs = np.zeros(R, dtype=np.int64)
+    for r, ((seq, _), (T, c)) in enumerate(zip(items, rows)):
+        off = N - T - len(c.tok)
+        offs[r] = off
+        ids[r, off : off + T] = seq[:T]
+        pos[r, off : off + T] = np.arange(T)
+        seg[r, off : off + T] = 0
+        lim[r, :] = off
+        if c.tok:
+            ids[r, off + T :] = c.tok
+            pos[r, off + T :] = c.pos
+            seg[r, off + T :] = np.asarray(c.qid) + 1
+            lim[r, off + T :] = off + np.asarray(c.ctx)
+    seg_t, lim_t = torch.from_numpy(seg), torch.from_numpy(lim)
+    j = torch.arange(N)
+    allowed = (seg_t[:, :, None] == seg_t[:, None, :]) & (j[None, None, :] <= j[None, :, None])
+    allowed |= (j[None, None, :] >= torch.from_numpy(offs)[:, None, None]) & (j[None, None, :] < lim_t[:, :, None])
+    return torch.from_numpy(ids), torch.from_numpy(pos), allowed
+
+
 def _score_group(model, items: list[Item], layout, device) -> list[list[np.ndarray]]:
     import torch
 
     rows = [_row(s, q) for s, q in items]
     N = max(T + len(c.tok) for T, c in rows)
-    R = len(items)
-    ids = torch.zeros((R, N), dtype=torch.long)
-    pos = torch.zeros((R, N), dtype=torch.long)
-    allowed = torch.eye(N, dtype=torch.bool).repeat(R, 1, 1)  # padding attends to itself only
-    for r, ((seq, _), (T, c)) in enumerate(zip(items, rows)):
-        n = T + len(c.tok)
-        off = N - n
-        ids[r, off:] = torch.tensor(list(seq[:T]) + c.tok, dtype=torch.long)
-        pos[r, off:] = torch.tensor(list(range(T)) + c.pos, dtype=torch.long)
-        a = allowed[r, off:, off:]
-        a[:T, :T] = torch.ones(T, T, dtype=torch.bool).tril()
-        if c.tok:
-            a[T:] = c.mask(T, "cpu")
+    ids, pos, allowed = _layout_rows(items, rows, N)
     ids, pos, allowed = ids.to(device), pos.to(device), allowed.to(device)
     if layout.sliding_window:
         within = (pos[:, :, None] - pos[:, None, :]) < layout.sliding_window
@@ -73,21 +98,53 @@ def _score_group(model, items: list[Item], layout, device) -> list[list[np.ndarr
         attention_mask = _additive_rows(allowed, model.dtype)
     keep = _kept(rows, [q for _, q in items], N)
     col = {p: k for k, p in enumerate(keep)}
+    # Every log-prob the group's queries read, as (row, kept column, target): one gather and one
+    # log-softmax normaliser per distinct logits row for the whole group (not per row and query).
+    b_rows: list[int] = []
+    b_cols: list[int] = []
+    targets: list[int] = []
+    spans: list[list[tuple[int, int]]] = []
+    for r, ((_, qs), (T, c)) in enumerate(zip(items, rows)):
+        off = N - T - len(c.tok)
+        row_spans = []
+        start = off + T  # the copies of query k follow those of queries < k
+        for q in qs:
+            a = len(targets)
+            b_rows.append(r)
+            b_cols.append(col[off + q.context_len - 1])
+            targets.append(q.forced_ids[0])
+            L = len(q.forced_ids)
+            b_rows.extend([r] * (L - 1))
+            b_cols.extend(col[p] for p in range(start, start + L - 1))
+            targets.extend(q.forced_ids[1:])
+            start += L - 1
+            row_spans.append((a, a + L))
+        spans.append(row_spans)
     with torch.inference_mode():
         logits = model(
             input_ids=ids, position_ids=pos, attention_mask=attention_mask,
             logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
         ).logits  # (R, K, V)
-    out = []
-    for r, ((_, qs), (T, c)) in enumerate(zip(items, rows)):
-        off = N - T - len(c.tok)
-        first_rows = sorted({q.context_len - 1 for q in qs})
-        sel = torch.tensor([col[off + p] for p in first_rows], device=device)
-        first = _first_token_logprobs(logits[r, sel], first_rows, qs, range(len(qs)), device)
-        copy_sel = torch.tensor([col[p] for p in range(off + T, N)], dtype=torch.long, device=device)
-        res = _collect(qs, range(len(qs)), first, logits[r, copy_sel] if len(copy_sel) else None, device)
-        out.append([res[i] for i in range(len(qs))])
-    return out
+        lp = _gather_logprobs(logits, b_rows, b_cols, targets, device)
+    return [[lp[a:b] for a, b in row_spans] for row_spans in spans]
+
+
+def _gather_logprobs(logits, b_rows: list[int], b_cols: list[int], targets: list[int], device) -> np.ndarray:
+    """``log_softmax(logits[b, k])[t]`` in fp32 for each (b, k, t), as float64 numpy; each distinct
+    (b, k) row is normalised once, as :func:`~monitor.engine.scoring._logprobs_at` does."""
+    import torch
+
+    flat = [b * logits.shape[1] + k for b, k in zip(b_rows, b_cols)]
+    uniq = sorted(set(flat))
+    at = {f: i for i, f in enumerate(uniq)}
+    flat_logits = logits.reshape(-1, logits.shape[-1])
+    idx = torch.tensor(uniq, dtype=torch.long, device=device)
+    tgt = torch.tensor(targets, dtype=torch.long, device=device)
+    rows = torch.tensor([at[f] for f in flat], dtype=torch.long, device=device)
+    # Normalised in blocks of rows: one logsumexp over thousands of vocabulary rows runs out of
+    # cache and is slower on CPU than the same rows a block at a time (per-row results are equal).
+    lse = torch.cat([torch.logsumexp(flat_logits[idx[i : i + _LSE_BLOCK]].float(), dim=-1) for i in range(0, len(uniq), _LSE_BLOCK)])
+    return (flat_logits[idx[rows], tgt].float() - lse[rows]).double().cpu().numpy()
 
 
 def _estimate(rows: int, n: int, kept_per_row: int, layout) -> int:

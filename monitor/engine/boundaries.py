@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .forcing import Alignment, boundary_before_char, boundary_for_char, force_phrase, token_end_offsets
+from .forcing import Alignment, boundary_before_char, boundary_for_char, decode_memo, force_phrase, token_end_offsets
 from .rollouts import Rollout
 from .scoring import ForceQuery
 from .sentences import split_sentences
@@ -105,14 +105,16 @@ def phrase_queries(
     comp = list(rollout.completion_token_ids)
     cache: dict[tuple[int, str], PhraseQuery] = {}
     out = []
-    for b in boundaries:
-        for phrase in phrases:
-            key = (b.boundary_token, phrase)
-            if key not in cache:
-                f = force_phrase(tokenizer, prompt + comp[: b.boundary_token], phrase, allow_cut_back=b.boundary_token > 0)
-                cache[key] = PhraseQuery(b.sentence, phrase, f.context_len - len(prompt), f.forced_ids, f.alignment)
-            q = cache[key]
-            out.append(PhraseQuery(b.sentence, phrase, q.boundary_token, q.forced_ids, q.alignment))
+    # Both phrases at a boundary, and neighbouring boundaries, decode the same tail windows.
+    with decode_memo():
+        for b in boundaries:
+            for phrase in phrases:
+                key = (b.boundary_token, phrase)
+                if key not in cache:
+                    f = force_phrase(tokenizer, prompt + comp[: b.boundary_token], phrase, allow_cut_back=b.boundary_token > 0)
+                    cache[key] = PhraseQuery(b.sentence, phrase, f.context_len - len(prompt), f.forced_ids, f.alignment)
+                q = cache[key]
+                out.append(PhraseQuery(b.sentence, phrase, q.boundary_token, q.forced_ids, q.alignment))
     return out
 
 

@@ -18,13 +18,15 @@ space). The rule, measured in NOTES-scoring.md:
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import InputError
 
-__all__ = ["Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char", "force_phrase", "check_phrase"]
+__all__ = ["Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char", "force_phrase", "check_phrase", "decode_memo"]
 
 Alignment = Literal["exact", "cut_back", "unaligned"]
 _TAIL = 16  # context ids decoded for the seam check; merges never reach further back than this
@@ -56,14 +58,74 @@ def check_phrase(phrase: str) -> str:
     return phrase
 
 
+class _Memo:
+    """Decoded texts of one tokenizer within a :func:`decode_memo` block, and its Rust backend."""
+
+    __slots__ = ("tokenizer", "backend", "texts")
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer  # held so that its id() is not reused while the block lasts
+        self.backend = _rust_backend(tokenizer)
+        self.texts: dict[tuple[int, ...], str] = {}
+
+
+_MEMO: ContextVar[dict[int, _Memo] | None] = ContextVar("monitor_decode_memo", default=None)
+
+
+@contextmanager
+def decode_memo() -> Iterator[None]:
+    """Within this block, decodes of the same ids by the same tokenizer are done once.
+
+    The seam check and :func:`token_end_offsets` decode short windows of ids, and the same windows
+    come back again and again: both phrases at a boundary re-encode the same tail, and the tail's
+    windows are the rollout's own (the benchmark run decodes 47k windows, 10k distinct). Decoding
+    is a pure function of the ids for a given tokenizer, so a memo changes no result; it lives only
+    for the block (a tokenizer changed later, e.g. by added tokens, is never served stale text).
+    Blocks nest: an inner one shares the outer memo.
+    """
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memo(tokenizer: Any) -> _Memo | None:
+    memos = _MEMO.get()
+    if memos is None:
+        return None
+    m = memos.get(id(tokenizer))
+    if m is None:
+        m = memos[id(tokenizer)] = _Memo(tokenizer)
+    return m
+
+
+def _decode_one(tokenizer: Any, backend: Any, ids: list[int]) -> str:
+    if backend is not None:
+        return backend.decode(ids, skip_special_tokens=False)
+    return tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
 def _decode_all(tokenizer: Any, seqs: list[list[int]]) -> list[str]:
     """``[tokenizer.decode(s, skip_special_tokens=False, clean_up_tokenization_spaces=False) for s in seqs]``,
-    through the Rust backend where that is the same thing (:func:`_rust_backend`). Not
-    ``decode_batch``: its thread pool is slower on these short windows, more so on a loaded machine."""
-    backend = _rust_backend(tokenizer)
-    if backend is not None:
-        return [backend.decode(s, skip_special_tokens=False) for s in seqs]
-    return [tokenizer.decode(s, skip_special_tokens=False, clean_up_tokenization_spaces=False) for s in seqs]
+    through the Rust backend where that is the same thing (:func:`_rust_backend`), and through the
+    :func:`decode_memo` where one is active. Not ``decode_batch``: its thread pool is slower on
+    these short windows, more so on a loaded machine."""
+    m = _memo(tokenizer)
+    if m is None:
+        backend = _rust_backend(tokenizer)
+        return [_decode_one(tokenizer, backend, s) for s in seqs]
+    texts, out = m.texts, []
+    for s in seqs:
+        key = tuple(s)
+        t = texts.get(key)
+        if t is None:
+            t = texts[key] = _decode_one(tokenizer, m.backend, s)
+        out.append(t)
+    return out
 
 
 def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
@@ -124,7 +186,8 @@ def _rust_backend(tokenizer: Any) -> Any:
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
-    backend = _rust_backend(tokenizer)
+    m = _memo(tokenizer)
+    backend = m.backend if m is not None else _rust_backend(tokenizer)
     if backend is not None:
         return list(backend.encode(text, add_special_tokens=False).ids)
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -158,8 +221,9 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
         keep = len(tail_ids) - cut
         if keep < 0:
             continue
-        seam = len(_decode(tokenizer, tail_ids[:keep]))
-        if _decode(tokenizer, tail_ids[:keep]) != tail[:seam]:  # the cut split a multi-byte character
+        kept = tail if keep == len(tail_ids) else _decode(tokenizer, tail_ids[:keep])
+        seam = len(kept)
+        if kept != tail[:seam]:  # the cut split a multi-byte character
             continue
         m = 0 if seam == 0 else next((k + 1 for k, e in enumerate(joint_ends) if e == seam), None)
         if m is None or m >= len(joint):

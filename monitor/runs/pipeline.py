@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..engine.boundaries import Boundary, phrase_queries, rollout_boundaries, to_force_queries
+from ..engine.forcing import decode_memo
 from ..engine.chat import RenderedPrompt, ThinkMarkers, detect_think_markers, markers_missing, render_prompt
 from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
@@ -72,7 +73,9 @@ def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Se
                    close_marker: str | None = "</think>"):
     """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
     budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32)."""
-    preps = [_prepare(loaded, r, phrases, None, close_marker) for r in rollouts]
+    # One decode memo for the unit: the seam checks decode the windows the boundaries decoded.
+    with decode_memo():
+        preps = [_prepare(loaded, r, phrases, None, close_marker) for r in rollouts]
     small = [i for i, p in enumerate(preps) if fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
     lps: dict[int, list] = dict(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
     for i, p in enumerate(preps):
@@ -93,9 +96,10 @@ class _Prepared:
 def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None,
              close_marker: str | None) -> _Prepared:
     tok = loaded.tokenizer
-    if boundaries is None:
-        boundaries = rollout_boundaries(tok, rollout, close_marker=close_marker)
-    queries = phrase_queries(tok, rollout, boundaries, phrases)
+    with decode_memo():  # the seam checks reuse the boundary pass's decodes
+        if boundaries is None:
+            boundaries = rollout_boundaries(tok, rollout, close_marker=close_marker)
+        queries = phrase_queries(tok, rollout, boundaries, phrases)
     seq = list(rollout.prompt_token_ids) + list(rollout.completion_token_ids)
     # Identical (context, forced ids) pairs (two sentences ending in one token) are scored once.
     fq = to_force_queries(len(rollout.prompt_token_ids), queries)
