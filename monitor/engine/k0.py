@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from .chat import ThinkMarkers, detect_think_markers, k0_context_ids, render_prompt
-from .forcing import check_phrase, force_phrase
+from .forcing import check_phrase, decode_memo, force_phrase
 from .models import LoadedModel
 from ..errors import ConfigError
 from ..config import Progress
@@ -57,13 +57,18 @@ def score_prompts(
     check_prompt_sizes(loaded.model, tok, prompts, skip_hint="")
     reserve = phrase_tokens(tok, phrases)
     for lo in range(0, len(prompts), batch_size):
+        chunk = prompts[lo : lo + batch_size]
+        rendered = [render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens) for p in chunk]
+        ctxs = [k0_context_ids(tok, r, markers) for r in rendered]
+        # One window check for the batch: it refuses the same prompts, naming all of them at once.
+        fit_prompts(loaded.model, tok, chunk, {p.prompt_id: len(c) for p, c in zip(chunk, ctxs)}, reserve=reserve,
+                    what="(the longest phrase)", skip_hint="")
         batch = []
-        for p in prompts[lo : lo + batch_size]:
-            rendered = render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens)
-            ctx = k0_context_ids(tok, rendered, markers)
-            fit_prompts(loaded.model, tok, [p], {p.prompt_id: len(ctx)}, reserve=reserve, what="(the longest phrase)", skip_hint="")
-            forced = [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]
-            batch.append((p, rendered, ctx, forced))
+        # The seam checks of a batch share their decodes (the chat template's tail recurs); the
+        # memo lives for one batch so that its size stays bounded on large prompt sets.
+        with decode_memo():
+            for p, r, ctx in zip(chunk, rendered, ctxs):
+                batch.append((p, r, ctx, [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]))
         rows.extend(_score_batch(loaded, batch, phrases, memory_budget_mb))
         if progress:
             progress(min(lo + batch_size, len(prompts)), len(prompts), batch[-1][0].prompt_id)
