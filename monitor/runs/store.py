@@ -29,6 +29,7 @@ directory that does not exist or is empty (:func:`check_new_run_dir`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -416,7 +417,7 @@ def read_run(run_dir: str | Path, *, lists: bool = True) -> Run:
         if len(tables[name]):
             tables[name]["prompt_id"] = tables[name]["prompt_id"].astype(str)
     ann_path = run_dir / "annotations.parquet"
-    annotations = _norm_annotations(_read_parquet(ann_path)) if ann_path.is_file() else _norm_annotations(pd.DataFrame())
+    annotations = _norm_annotations(_read_parquet(ann_path)) if ann_path.is_file() else _no_annotations().copy()
     if not (run_dir / "rollouts.parquet").is_file() and units:
         order = {pid: i for i, pid in enumerate(tables["prompts"]["prompt_id"])}
         for name in UNIT_TABLES:
@@ -535,6 +536,13 @@ def _norm_annotations(df: pd.DataFrame) -> pd.DataFrame:
     if missing.any():
         df.loc[missing, "note_id"] = df[missing].apply(_note_id, axis=1).astype("string")
     return df.reset_index(drop=True)
+
+
+@functools.cache
+def _no_annotations() -> pd.DataFrame:
+    # Most runs have no notes; building the empty typed table costs ~1 ms per read_run (finalize
+    # reads twice), so it is built once and copied.
+    return _norm_annotations(pd.DataFrame())
 
 
 def _read_annotations(run_dir: Path) -> pd.DataFrame:

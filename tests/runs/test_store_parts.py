@@ -148,3 +148,17 @@ def test_the_pipeline_parts_take_the_one_dataset_path(tmp_path, monkeypatch):
     read_run(run_dir)
     assert [p.name for p in calls] == ["prompts.parquet"]  # the unit tables were read without it
     w.close()
+
+
+def test_a_run_without_notes_gets_the_same_empty_notes_table(tmp_path):
+    from monitor.runs.store import _norm_annotations, add_annotation
+
+    fresh = _norm_annotations(pd.DataFrame())
+    a = read_run(DEMO_RUN).annotations
+    _same(a, fresh)
+    a.loc[0] = ["n1", "p", 0, 1, "x", "me", "now"]  # a caller's edit does not reach the next reader
+    _same(read_run(DEMO_RUN).annotations, fresh)
+    run_dir = tmp_path / "run"
+    shutil.copytree(DEMO_RUN, run_dir)
+    add_annotation(run_dir, prompt_id="p", rollout=None, sentence=None, note="n", author="a", created="c")
+    assert len(read_run(run_dir).annotations) == 1
