@@ -202,9 +202,35 @@ def _labelled(run: Run, per_prompt: pd.DataFrame) -> pd.DataFrame:
 
 def _prompt_from_rollouts(run: Run, rv: pd.DataFrame, method: PromptScoreMethod) -> pd.DataFrame:
     agg = "max" if method in ("max", "first_n") else "mean"
-    g = rv.groupby("prompt_id", sort=False)["value"]
-    per = pd.DataFrame({"score": g.agg(agg), "n_rollouts": g.size()}).reset_index()
+    per = _per_prompt(rv, agg)
+    if per is None:
+        g = rv.groupby("prompt_id", sort=False)["value"]
+        per = pd.DataFrame({"score": g.agg(agg), "n_rollouts": g.size()}).reset_index()
     return _labelled(run, per)[["prompt_id", "label", "score", "n_rollouts"]]
+
+
+def _per_prompt(rv: pd.DataFrame, agg: str) -> pd.DataFrame | None:
+    """The groupby above (prompt_id, score, n_rollouts in first-appearance order) on factorized
+    keys, where it is exact: a max, or a mean of one rollout per prompt (pandas' compensated mean
+    of several values may differ in the last bit from a plain sum, so those stay with pandas).
+    ``None`` where the groupby must decide."""
+    v = rv["value"]
+    if not len(rv) or not isinstance(v.dtype, np.dtype) or v.dtype.kind != "f":
+        return None
+    pc, pu = pd.factorize(rv["prompt_id"], use_na_sentinel=True)
+    if (pc < 0).any():
+        return None
+    n = np.bincount(pc, minlength=len(pu)).astype(np.int64)
+    if agg == "max":
+        order = np.argsort(pc, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(pc[order]) != 0])
+        score = np.fmax.reduceat(v.to_numpy()[order], starts)  # NaN skipped, as the groupby's max
+    elif agg == "mean" and (n == 1).all():
+        score = np.empty(len(pu), dtype=v.dtype)
+        score[pc] = v.to_numpy()
+    else:
+        return None
+    return pd.DataFrame({"prompt_id": pu, "score": score, "n_rollouts": n})
 
 
 def prompt_scores(

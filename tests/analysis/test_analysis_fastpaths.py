@@ -31,6 +31,13 @@ def _ref_labelled(prompts: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
     return labels.merge(per, on="prompt_id", how="inner").reset_index(drop=True)
 
 
+def _ref_prompt_scores(run, rv: pd.DataFrame, method: str) -> pd.DataFrame:
+    agg = "max" if method in ("max", "first_n") else "mean"
+    g = rv.groupby("prompt_id", sort=False)["value"]
+    per = pd.DataFrame({"score": g.agg(agg), "n_rollouts": g.size()}).reset_index()
+    return _ref_labelled(run.prompts, per)[["prompt_id", "label", "score", "n_rollouts"]]
+
+
 def _same(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series) -> None:
     pd.testing.assert_frame_equal(a, b, check_exact=True) if isinstance(a, pd.DataFrame) else pd.testing.assert_series_equal(a, b, check_exact=True)
     assert a.equals(b)
@@ -93,3 +100,22 @@ def test_memoized_prompt_scores_and_labels_are_fresh_copies(demo):
         y = task_labels(demo, task)
         y[:] = False
         assert task_labels(demo, task).any()
+
+
+@pytest.mark.parametrize("rollouts", [None, [0], [2, 1]])
+def test_prompt_scores_match_the_groupby_and_merge(demo, rollouts):
+    # [0]: one rollout per prompt (the mean's exact fast path); None and [2, 1]: several (pandas' mean).
+    for p in demo.phrases:
+        b = boundary_scores(demo, p)
+        for method in PROMPT_SCORE_METHODS:
+            rv = rollout_values(b, method=method, first_n=3, rollouts=rollouts)
+            _same(prompt_scores(demo, p, method=method, rollouts=rollouts), _ref_prompt_scores(demo, rv, method))
+    # NaN values (a score that failed) and a prompt whose only value is NaN.
+    rv = rollout_values(boundary_scores(demo, demo.phrases[0]), rollouts=[0]).copy()
+    rv.loc[rv.index[::5], "value"] = np.nan
+    from monitor.analysis.scores import _prompt_from_rollouts
+
+    for method in ("max", "mean_rollout_max"):
+        _same(_prompt_from_rollouts(demo, rv, method), _ref_prompt_scores(demo, rv, method))
+        two = pd.concat([rv, rv.assign(rollout=1, value=rv["value"] - 1)], ignore_index=True)
+        _same(_prompt_from_rollouts(demo, two, method), _ref_prompt_scores(demo, two, method))
