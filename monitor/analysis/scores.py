@@ -187,17 +187,15 @@ def _labelled(run: Run, per_prompt: pd.DataFrame) -> pd.DataFrame:
     """Attach labels, in the prompt table's order; prompts without scores are left out."""
     labels = _labels(run)
     keys = pd.Index(per_prompt["prompt_id"])
-    if not keys.is_unique or keys.dtype != labels["prompt_id"].dtype:
+    if not keys.is_unique or keys.dtype != labels["prompt_id"].dtype or "label" in per_prompt.columns:
         return labels.merge(per_prompt, on="prompt_id", how="inner").reset_index(drop=True)
     # What the inner merge gives (left order, each label row once per matching key), by position:
     # a merge costs ~1 ms of fixed overhead and summarize attaches labels a dozen times.
     at = keys.get_indexer(labels["prompt_id"])
     hit = np.flatnonzero(at >= 0)
-    out = labels.iloc[hit].reset_index(drop=True)
-    for c in per_prompt.columns:
-        if c != "prompt_id":
-            out[c] = per_prompt[c].take(at[hit]).reset_index(drop=True)
-    return out
+    cols = {c: labels[c].array.take(hit) for c in labels.columns}
+    cols.update({c: per_prompt[c].array.take(at[hit]) for c in per_prompt.columns if c != "prompt_id"})
+    return pd.DataFrame(cols)
 
 
 def _prompt_from_rollouts(run: Run, rv: pd.DataFrame, method: PromptScoreMethod) -> pd.DataFrame:

@@ -88,6 +88,12 @@ def test_labels_match_the_merge(demo):
     _same(_labelled(run, per), _ref_labelled(dup, per))
     obj = per.astype({"prompt_id": object})
     _same(_labelled(demo, obj), _ref_labelled(demo.prompts, obj))
+    # The verbalization monitor's table (bool and float columns) goes through the same path.
+    from monitor.analysis.scores import rollout_verbalizes, verbalization_scores
+
+    g = rollout_verbalizes(demo).groupby("prompt_id", sort=False)["verbalizes"]
+    vper = pd.DataFrame({"frac_verbalizing": g.mean(), "ever_verbalizes": g.any(), "n_rollouts": g.size()}).reset_index()
+    _same(verbalization_scores(demo), _ref_labelled(demo.prompts, vper))
 
 
 def test_memoized_prompt_scores_and_labels_are_fresh_copies(demo):
