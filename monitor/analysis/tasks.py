@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..runs.store import Run
+from .memo import memo
 from .scores import verbalization_scores
 
 __all__ = ["Task", "TASKS", "TASK_TITLES", "task_labels"]
@@ -29,6 +30,13 @@ TASK_TITLES: dict[str, str] = {
 
 def task_labels(run: Run, task: Task) -> pd.Series:
     """Positives of ``task`` as a bool Series indexed by prompt_id (only prompts in the task)."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; use one of {TASKS}.")
+    # Every analysis of a summary asks again; a copy keeps the memo safe from callers' edits.
+    return memo(run, ("task_labels", task), lambda: _task_labels(run, task)).copy()
+
+
+def _task_labels(run: Run, task: Task) -> pd.Series:
     if task == "eval_vs_deploy":
         p = run.prompts
         p = p[p["label"].isin(["eval", "deploy"])]
