@@ -190,7 +190,13 @@ def draw_tokens(probs: Any, uniforms: Any) -> Any:
 def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: float, top_k: int) -> Any:
     """(B, V) logits, (B,) uniforms -> (B,) tokens: ``draw_tokens(next_token_probs(...))``, but
     with top-k on, the top-p sort and the CDF run over the top-k candidates only (kept in vocabulary
-    order, so each token's interval is the same as over the whole vocabulary)."""
+    order, so each token's interval is the same as over the whole vocabulary).
+
+    One ``topk`` of k + 1 serves both transformers' top-k warper and the candidate list: where every
+    row's top k scores are finite and its k-th is strictly above its (k+1)-th, the warper keeps
+    exactly those k tokens. Otherwise (a tie with the k-th score, which the warper keeps, or
+    -inf/NaN scores) the rows go through the warper itself.
+    """
     import torch
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
@@ -200,11 +206,16 @@ def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: floa
     scores = logits.float()
     if temperature != 1.0:
         scores = TemperatureLogitsWarper(temperature)(None, scores)
-    scores = TopKLogitsWarper(top_k)(None, scores)
-    # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
-    width = int(torch.isfinite(scores).sum(-1).max())
-    cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
-    sub = scores.gather(-1, cand)
+    vals, idx = scores.topk(top_k + 1, dim=-1)
+    if bool(torch.isfinite(vals[:, :top_k]).all() and (vals[:, top_k - 1] > vals[:, top_k]).all()):
+        cand, order = idx[:, :top_k].sort(dim=-1)  # vocabulary order
+        sub = vals[:, :top_k].gather(-1, order)
+    else:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+        # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
+        width = int(torch.isfinite(scores).sum(-1).max())
+        cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
+        sub = scores.gather(-1, cand)
     if top_p < 1.0:
         sub = TopPLogitsWarper(top_p)(None, sub)
     return cand.gather(-1, draw_tokens(torch.softmax(sub, dim=-1), uniforms)[:, None]).squeeze(-1)
