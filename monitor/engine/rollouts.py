@@ -190,7 +190,13 @@ def draw_tokens(probs: Any, uniforms: Any) -> Any:
 def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: float, top_k: int) -> Any:
     """(B, V) logits, (B,) uniforms -> (B,) tokens: ``draw_tokens(next_token_probs(...))``, but
     with top-k on, the top-p sort and the CDF run over the top-k candidates only (kept in vocabulary
-    order, so each token's interval is the same as over the whole vocabulary)."""
+    order, so each token's interval is the same as over the whole vocabulary).
+
+    One ``topk`` of k + 1 serves both transformers' top-k warper and the candidate list: where every
+    row's top k scores are finite and its k-th is strictly above its (k+1)-th, the warper keeps
+    exactly those k tokens. Otherwise (a tie with the k-th score, which the warper keeps, or
+    -inf/NaN scores) the rows go through the warper itself.
+    """
     import torch
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
@@ -200,14 +206,131 @@ def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: floa
     scores = logits.float()
     if temperature != 1.0:
         scores = TemperatureLogitsWarper(temperature)(None, scores)
-    scores = TopKLogitsWarper(top_k)(None, scores)
-    # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
-    width = int(torch.isfinite(scores).sum(-1).max())
-    cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
-    sub = scores.gather(-1, cand)
+    vals, idx = scores.topk(top_k + 1, dim=-1)
+    if bool(torch.isfinite(vals[:, :top_k]).all() and (vals[:, top_k - 1] > vals[:, top_k]).all()):
+        cand, order = idx[:, :top_k].sort(dim=-1)  # vocabulary order
+        sub = vals[:, :top_k].gather(-1, order)
+    else:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+        # The warper keeps ties with the k-th score, so a row may keep more than k candidates.
+        width = int(torch.isfinite(scores).sum(-1).max())
+        cand = scores.topk(width, dim=-1).indices.sort(dim=-1).values  # (B, width), vocabulary order
+        sub = scores.gather(-1, cand)
     if top_p < 1.0:
         sub = TopPLogitsWarper(top_p)(None, sub)
     return cand.gather(-1, draw_tokens(torch.softmax(sub, dim=-1), uniforms)[:, None]).squeeze(-1)
+
+
+_BUFFERED_LAYER: type | None = None  # built on first use: transformers is imported lazily
+
+
+def _buffered_layer_class() -> type:
+    """A ``DynamicLayer`` whose keys/values live in preallocated buffers.
+
+    ``DynamicLayer.update`` concatenates every step, copying the whole cache each time (quadratic
+    in the generated length); this layer writes the new step into spare capacity and returns views
+    of the filled part, whose values are the same tensors' values the concatenation would give.
+    Capacity doubles if ever exceeded.
+    """
+    global _BUFFERED_LAYER
+    if _BUFFERED_LAYER is not None:
+        return _BUFFERED_LAYER
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferedLayer(DynamicLayer):
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = capacity
+            self.length = 0
+
+        def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+            self.device = key_states.device
+            self._k = self._empty(key_states, max(self.capacity, key_states.shape[-2]))
+            self._v = self._empty(value_states, self._k.shape[-2])
+            self.is_initialized = True
+
+        @staticmethod
+        def _empty(like: torch.Tensor, capacity: int, rows: int | None = None) -> torch.Tensor:
+            b, h, _, d = like.shape
+            return like.new_empty((b if rows is None else rows, h, capacity, d))
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = self.length + key_states.shape[-2]
+            if n > self._k.shape[-2]:
+                cap = max(n, 2 * self._k.shape[-2])
+                for name in ("_k", "_v"):
+                    old = getattr(self, name)
+                    new = self._empty(old, cap)
+                    new[:, :, : self.length].copy_(old[:, :, : self.length])
+                    setattr(self, name, new)
+            self._k[:, :, self.length : n].copy_(key_states)
+            self._v[:, :, self.length : n].copy_(value_states)
+            self.length = n
+            self.keys, self.values = self._k[:, :, :n], self._v[:, :, :n]
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            # Only the filled part is copied, straight into the new buffers.
+            if not self.is_initialized:
+                return
+            n = self.length
+            for name in ("_k", "_v"):
+                old = getattr(self, name)
+                new = self._empty(old, old.shape[-2], rows=len(indices))
+                torch.index_select(old[:, :, :n], 0, indices, out=new[:, :, :n])
+                setattr(self, name, new)
+            self.keys, self.values = self._k[:, :, :n], self._v[:, :, :n]
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            raise NotImplementedError("not used by generate_rollouts")
+
+        def crop(self, tokens_to_remove: int) -> None:
+            raise NotImplementedError("not used by generate_rollouts")
+
+        def reset(self) -> None:
+            raise NotImplementedError("not used by generate_rollouts")
+
+    _BUFFERED_LAYER = BufferedLayer
+    return BufferedLayer
+
+
+def _buffered_cache(model: Any, capacity: int) -> Any:
+    """A ``DynamicCache`` for ``model`` whose full-attention layers are buffered (see
+    :func:`_buffered_layer_class`); sliding-window layers keep transformers' own layer. None (the
+    model builds its usual cache) for a model whose cache has any other kind of layer (linear
+    attention, quantized, ...), which this loop does not know."""
+    try:
+        from transformers.cache_utils import DynamicCache, DynamicLayer, DynamicSlidingWindowLayer
+
+        cache = DynamicCache(config=model.config)
+    except Exception:  # an exotic config: let the model build its own cache, as generate() would
+        return None
+    if not cache.layers or any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in cache.layers):
+        return None
+    layer_cls = _buffered_layer_class()
+    cache.layers = [layer_cls(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+_UNIFORM_CHUNK = 64
+"""Uniforms drawn per rollout at a time: ``torch.rand(n)`` of a generator gives the same numbers as
+``n`` draws of one, so drawing ahead only saves calls."""
+
+
+def _compact_now(rows: int, finished: int) -> bool:
+    """Whether to drop the finished rows from the batch now.
+
+    Dropping copies every live row's cache; keeping a finished row costs its share of each later
+    step's compute (its outputs are ignored). Copying on every finish cost more than it saved on
+    the benchmark batch; waiting until a quarter of the rows are finished costs little of either.
+    """
+    return finished > 0 and 4 * finished >= rows
 
 
 def generate_rollouts(
@@ -224,8 +347,10 @@ def generate_rollouts(
 ) -> list[Rollout]:
     """Generate the requested rollouts in one left-padded batch (any mix of prompts and indices).
 
-    Rows that sample an end-of-sequence token leave the batch (their cache rows are dropped), so
-    a batch costs what its longest rollouts need. Temperature 0 is greedy decoding.
+    Rows that sample an end-of-sequence token stop generating; they stay in the batch as inert
+    padding (their outputs ignored, their random streams not advanced) until enough have finished
+    that dropping them (their cache rows too) pays (:func:`_compact_now`), so a batch costs about
+    what its longest rollouts need. Temperature 0 is greedy decoding.
     """
     import torch
 
@@ -239,42 +364,63 @@ def generate_rollouts(
     prompts = [list(r.rendered.token_ids) for r in requests]
     B, L = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((B, L), pad, dtype=torch.long)
-    mask = torch.zeros((B, L), dtype=torch.long)
+    # The attention mask of all steps, filled with ones ahead: step t passes its first L + t columns.
+    mask_all = torch.ones((B, L + max_new_tokens), dtype=torch.long)
     for b, p in enumerate(prompts):
         ids[b, L - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[b, L - len(p) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    pos = (mask.cumsum(-1) - 1).clamp_(min=0)
+        mask_all[b, : L - len(p)] = 0
+    ids, mask_all = ids.to(device), mask_all.to(device)
+    pos = (mask_all[:, :L].cumsum(-1) - 1).clamp_(min=0)
     out: list[list[int]] = [[] for _ in range(B)]
-    live = list(range(B))  # request index of each batch row still generating
-    cache = None
+    rows = list(range(B))  # request index of each batch row
+    done = [False] * B  # by request: sampled EOS (its row, if still in the batch, is padding)
+    uniforms = torch.empty((B, 0), dtype=torch.float64)  # by request: the draws for steps u_base..
+    u_base = 0
+    cache = _buffered_cache(model, L + max_new_tokens)
     # transformers 5.24 renamed ``past_key_values`` to ``cache``; older 5.x only knows the old name.
     cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         for step in range(max_new_tokens):
+            mask = mask_all[:, : L + step]
             res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
             cache = res.get("cache", None) or res.get("past_key_values")
             logits = res.logits[:, -1, :].float()
+            live = [row for row, r in enumerate(rows) if not done[r]]
+            live_reqs = [rows[row] for row in live]
+            if len(live) < len(rows):
+                logits = logits[torch.tensor(live, device=logits.device)]
             if temperature > 0:
-                u = torch.stack([torch.rand((), generator=gens[r], dtype=torch.float64) for r in live])
+                if step - u_base >= uniforms.shape[1]:
+                    # Only live rollouts' streams are drawn from: a finished one's never matters again.
+                    n = min(_UNIFORM_CHUNK, max_new_tokens - step)
+                    uniforms = torch.zeros((B, n), dtype=torch.float64)
+                    for r in live_reqs:
+                        uniforms[r] = torch.rand(n, generator=gens[r], dtype=torch.float64)
+                    u_base = step
+                u = uniforms[live_reqs, step - u_base]
                 nxt = sample_tokens(logits, u.to(logits.device), temperature=temperature, top_p=top_p, top_k=top_k).tolist()
             else:
                 nxt = logits.argmax(dim=-1).tolist()
-            keep = []
-            for row, (r, t) in enumerate(zip(live, nxt)):
-                out[r].append(int(t))
-                if int(t) not in eos:
-                    keep.append(row)
-            if not keep or step == max_new_tokens - 1:
+            finished = 0
+            feed = [pad] * len(rows)
+            for row, r, t in zip(live, live_reqs, nxt):
+                t = int(t)
+                out[r].append(t)
+                feed[row] = t
+                if t in eos:
+                    done[r] = True
+                    finished += 1
+            n_live = len(live) - finished
+            if n_live == 0 or step == max_new_tokens - 1:
                 break
-            if len(keep) < len(live):
+            if _compact_now(len(rows), len(rows) - n_live):
+                keep = [row for row, r in enumerate(rows) if not done[r]]
                 sel = torch.tensor(keep, dtype=torch.long, device=device)
                 cache.batch_select_indices(sel)
-                mask, pos = mask[sel], pos[sel]
-                nxt = [nxt[row] for row in keep]
-                live = [live[row] for row in keep]
-            ids = torch.tensor(nxt, dtype=torch.long, device=device)[:, None]
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=-1)
+                mask_all, pos = mask_all[sel], pos[sel]
+                feed = [feed[row] for row in keep]
+                rows = [rows[row] for row in keep]
+            ids = torch.tensor(feed, dtype=torch.long, device=device)[:, None]
             pos = pos[:, -1:] + 1
     return [
         make_rollout(
