@@ -262,7 +262,7 @@ def cmd_bench(args) -> int:
         rcfg = RunBenchConfig(
             model=args.model, prompts=args.prompts, n_prompts=args.n_prompts, rollouts=args.rollouts,
             max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size, device=args.device,
-            dtype=args.dtype, k0=not args.no_k0,
+            dtype=args.dtype, k0=not args.no_k0, k0_prompts=args.k0_prompts, repeats=args.repeats,
         )
         print(json.dumps(run_throughput_bench(rcfg, log=lambda s: print(s, file=sys.stderr))))
         return 0
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported); with --run, repetitions of each path, interleaved")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-naive", action="store_true", help="skip the naive method (for shapes where it is too slow)")
     g = p.add_argument_group("end-to-end throughput (--run)")
@@ -377,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=64, help="cross-prompt batch rows for --run (default 64)")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     g.add_argument("--no-k0", action="store_true", help="skip the k = 0 comparison")
+    g.add_argument("--k0-prompts", type=int, default=None, help="prompts for the k = 0 comparison, evenly spaced in the file (default: all)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("runs", help="list runs with their status and size")

@@ -61,10 +61,20 @@ class RunBenchConfig:
     """Model dtype (compare paths in fp32)."""
     k0: bool = True
     """Also time score-prompts one prompt at a time against batched."""
+    k0_prompts: int | None = None
+    """Prompts for the k = 0 comparison, evenly spaced in the file (None: all of them, e.g. the
+    160 held-out demo prompts)."""
+    repeats: int = 3
+    """Timed repetitions of each path, interleaved (new, old, new, old, ...); the median counts."""
+    warmup: bool = True
+    """Run both paths once on a few prompts, untimed, first: lazy imports and first-call
+    allocations would otherwise be charged to whichever path runs first."""
 
     def __post_init__(self) -> None:
-        if min(self.n_prompts, self.rollouts, self.max_new_tokens, self.batch_size, self.old_batch_size) < 1:
-            raise ConfigError("bench --run: prompts, rollouts, max-new-tokens and batch sizes must be at least 1.")
+        if min(self.n_prompts, self.rollouts, self.max_new_tokens, self.batch_size, self.old_batch_size, self.repeats) < 1:
+            raise ConfigError("bench --run: prompts, rollouts, max-new-tokens, batch sizes and repeats must be at least 1.")
+        if self.k0_prompts is not None and self.k0_prompts < 1:
+            raise ConfigError("bench --run: --k0-prompts must be at least 1.")
 
 
 def _pick(prompts: list, n: int) -> list:
@@ -136,6 +146,12 @@ def _timed_run(loaded, prompts, cfg: RunConfig, root: Path, name: str):
     return time.perf_counter() - t, run
 
 
+def _timed(f: Callable[[], Any]) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = f()
+    return time.perf_counter() - t, out
+
+
 def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run both paths (and k = 0 both ways); return the figures (JSON-serialisable)."""
     import torch
@@ -156,10 +172,20 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
         f"{loaded.spec.model_id} {cfg.dtype} on {cfg.device}, {torch.get_num_threads()} torch threads, load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
         root = Path(tmp)
-        new_s, new = _timed_run(loaded, prompts, new_cfg, root, "new")
-        log(f"cross-prompt batches of <= {cfg.batch_size}: {new_s:.1f} s ({n / new_s:.2f} rollouts/s)")
-        old_s, old = _timed_run(loaded, prompts, old_cfg, root, "old")
-        log(f"per-prompt batches of <= {cfg.old_batch_size}: {old_s:.1f} s ({n / old_s:.2f} rollouts/s)")
+        if cfg.warmup:
+            for c in (new_cfg, old_cfg):
+                _timed_run(loaded, prompts[: min(4, len(prompts))], c, root, f"warmup-{c.batching}")
+        times: dict[str, list[float]] = {"new": [], "old": []}
+        runs: dict[str, Any] = {}
+        for rep in range(cfg.repeats):
+            for name, c in (("new", new_cfg), ("old", old_cfg)):
+                s, run = _timed_run(loaded, prompts, c, root, f"{name}-{rep}")
+                times[name].append(s)
+                runs.setdefault(name, run)
+        new_s, old_s = float(np.median(times["new"])), float(np.median(times["old"]))
+        new, old = runs["new"], runs["old"]
+        log(f"cross-prompt batches of <= {cfg.batch_size}: {new_s:.2f} s ({n / new_s:.2f} rollouts/s)")
+        log(f"per-prompt batches of <= {cfg.old_batch_size}: {old_s:.2f} s ({n / old_s:.2f} rollouts/s)")
         tokens = int(new.rollouts.completion_token_ids.map(len).sum())
         result: dict[str, Any] = {
             "case": asdict(cfg),
@@ -170,6 +196,8 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
             "boundaries": len(new.sentences),
             "seconds_old": old_s,
             "seconds_new": new_s,
+            "seconds_old_all": times["old"],
+            "seconds_new_all": times["new"],
             "rollouts_per_s_old": n / old_s,
             "rollouts_per_s_new": n / new_s,
             "tokens_per_s_new": tokens / new_s,
@@ -177,16 +205,27 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
             **_compare(loaded, old, new, new_cfg),
         }
     if cfg.k0:
-        t = time.perf_counter()
-        one = score_prompts(loaded, prompts, cfg.phrases, batch_size=1)
-        one_s = time.perf_counter() - t
-        t = time.perf_counter()
-        many = score_prompts(loaded, prompts, cfg.phrases)
-        many_s = time.perf_counter() - t
-        log(f"k=0: one prompt per pass {one_s:.2f} s, batched {many_s:.2f} s")
+        everything = list(load_prompts(cfg.prompts))
+        k0_prompts = _pick(everything, cfg.k0_prompts or len(everything))
+        if cfg.warmup:
+            for bs in (1, 64):
+                score_prompts(loaded, k0_prompts[:4], cfg.phrases, batch_size=bs)
+        k0_times: dict[int, list[float]] = {1: [], 64: []}
+        k0_out: dict[int, Any] = {}
+        for _ in range(cfg.repeats):
+            for bs in (1, 64):
+                s, out = _timed(lambda: score_prompts(loaded, k0_prompts, cfg.phrases, batch_size=bs))
+                k0_times[bs].append(s)
+                k0_out.setdefault(bs, out)
+        one_s, many_s = float(np.median(k0_times[1])), float(np.median(k0_times[64]))
+        one, many = k0_out[1], k0_out[64]
+        log(f"k=0 on {len(k0_prompts)} prompts: one prompt per pass {one_s:.3f} s, batched {many_s:.3f} s")
         result.update({
-            "k0_prompts_per_s_one": len(prompts) / one_s,
-            "k0_prompts_per_s_batched": len(prompts) / many_s,
+            "k0_prompts": len(k0_prompts),
+            "k0_seconds_one": one_s,
+            "k0_seconds_batched": many_s,
+            "k0_prompts_per_s_one": len(k0_prompts) / one_s,
+            "k0_prompts_per_s_batched": len(k0_prompts) / many_s,
             "k0_speedup": one_s / many_s,
             "k0_max_abs_diff": float(np.abs(one.logprob.to_numpy() - many.logprob.to_numpy()).max()),
         })
