@@ -204,3 +204,64 @@ def test_single_topk_sampler_equals_the_previous_one(temperature, top_p, top_k):
         new = sample_tokens(x, u, temperature=temperature, top_p=top_p, top_k=top_k)
         old = _reference_sample_tokens(x, u, temperature=temperature, top_p=top_p, top_k=top_k)
         assert torch.equal(new, old), name
+
+
+def test_demo_batch_prefill_runs_in_length_groups(demo, monkeypatch):
+    """The demo batch's prompts (23 to 100+ tokens) are prefilled in several length groups, and the
+    tokens are the reference loop's (checked above); here: the groups happen, cover every row once,
+    and the padding no group computed holds zeros in the buffers, not uninitialised memory (masked
+    positions still enter the attention product: NaN there would poison every row)."""
+    import monitor.engine.rollouts as R
+
+    loaded, rendered = demo
+    reqs = [RolloutRequest(pid, 0, rp) for pid, rp in rendered]
+    lengths = [len(q.rendered.token_ids) for q in reqs]
+    groups = R._prefill_chunks(lengths)
+    assert len(groups) >= 2 and sorted(i for g in groups for i in g) == list(range(len(reqs)))
+    seen = {}
+    real = R._chunked_prefill
+
+    def spy(model, cache, ids, mask, pos, lens, kw):
+        out = real(model, cache, ids, mask, pos, lens, kw)
+        L = ids.shape[1]
+        filled = torch.zeros((len(lens), L), dtype=torch.bool)  # positions some group's pass wrote
+        for g in groups:
+            filled[g, L - max(lens[i] for i in g) :] = True
+        seen["used"] = out is not None
+        for layer in cache.layers:
+            k = layer._k[:, :, :L].abs().sum((1, 3))
+            seen["finite"] = seen.get("finite", True) and bool(torch.isfinite(layer._k[:, :, :L]).all() and torch.isfinite(layer._v[:, :, :L]).all())
+            seen["pads_zero"] = seen.get("pads_zero", True) and bool((k[~filled] == 0).all())
+        seen["pads"] = int((~filled).sum())
+        return out
+
+    monkeypatch.setattr(R, "_chunked_prefill", spy)
+    kw = dict(seed=0, max_new_tokens=8, temperature=0.6, top_p=0.95, top_k=20)
+    got = generate_rollouts(loaded.model, loaded.tokenizer, reqs, markers=ThinkMarkers(), **kw)
+    assert seen == {"used": True, "finite": True, "pads_zero": True, "pads": seen["pads"]} and seen["pads"] > 0
+    ref = _reference_tokens(loaded.model, loaded.tokenizer, reqs, **kw)
+    assert [r.completion_token_ids for r in got] == [_truncated(t, _eos_ids(loaded.model, loaded.tokenizer)) for t in ref]
+
+
+def test_prefill_groups_are_the_cheapest_cut():
+    """The dynamic programme's cut equals brute force over every way to cut the sorted rows."""
+    import itertools
+
+    from monitor.engine.rollouts import _prefill_chunks
+
+    def cost(groups, lengths, c):
+        return sum(len(g) * max(lengths[i] for i in g) + c for g in groups)
+
+    rng = torch.Generator().manual_seed(3)
+    for _ in range(30):
+        n = int(torch.randint(1, 9, (1,), generator=rng))
+        lengths = torch.randint(1, 400, (n,), generator=rng).tolist()
+        order = sorted(range(n), key=lambda i: lengths[i])
+        best = min(
+            cost([order[a:b] for a, b in zip((0, *cuts), (*cuts, n))], lengths, 256)
+            for r in range(n) for cuts in itertools.combinations(range(1, n), r)
+        )
+        got = _prefill_chunks(lengths, 256)
+        assert sorted(i for g in got for i in g) == list(range(n))
+        assert cost(got, lengths, 256) == best
+    assert _prefill_chunks([40] * 8) == [list(range(8))]  # equal lengths: one pass
