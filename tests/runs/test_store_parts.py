@@ -94,6 +94,15 @@ def test_parts_read_as_before(tmp_path, n_units):
     w.close()
 
 
+def _assert_reads_as_before(run_dir, w):
+    """read_run of the parts equals the previous per-part reader's tables."""
+    ref = _ref_read_parts(run_dir)
+    run = read_run(run_dir)
+    for name in UNIT_TABLES:
+        _same(getattr(run, name), ref[name])
+    w.close()
+
+
 def test_parts_with_different_schemas_fall_back_to_pandas_concat(tmp_path):
     def tweak(name, i, df):
         # One unit stores a column as float and another lacks an optional column.
@@ -103,12 +112,7 @@ def test_parts_with_different_schemas_fall_back_to_pandas_concat(tmp_path):
             return df.drop(columns=["completion_text"])
         return df
 
-    run_dir, w = _split_into_units(tmp_path, 5, tweak=tweak)
-    ref = _ref_read_parts(run_dir)
-    run = read_run(run_dir)
-    for name in UNIT_TABLES:
-        _same(getattr(run, name), ref[name])
-    w.close()
+    _assert_reads_as_before(*_split_into_units(tmp_path, 5, tweak=tweak))
 
 
 def test_odd_sort_keys_sort_as_before(tmp_path):
@@ -119,12 +123,7 @@ def test_odd_sort_keys_sort_as_before(tmp_path):
             df.loc[df.index[:1], "prompt_id"] = "not-a-prompt"
         return df
 
-    run_dir, w = _split_into_units(tmp_path, 3, tweak=tweak)
-    ref = _ref_read_parts(run_dir)
-    run = read_run(run_dir)
-    for name in UNIT_TABLES:
-        _same(getattr(run, name), ref[name])
-    w.close()
+    _assert_reads_as_before(*_split_into_units(tmp_path, 3, tweak=tweak))
 
 
 def test_a_corrupt_part_is_named(tmp_path):
