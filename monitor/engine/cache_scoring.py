@@ -103,8 +103,49 @@ def _kv_bytes_per_pos(kv: RolloutKV) -> int:
     return sum(k.shape[0] * k.shape[-1] * k.element_size() + v.shape[0] * v.shape[-1] * v.element_size() for k, v in kv)
 
 
+_PASS_COST_TOKENS = 256
+"""What one extra forward pass costs, in new tokens' worth of compute (as for the prefill groups
+in :mod:`~monitor.engine.rollouts`)."""
+
+
+def _groups(model, order: list[int], news: dict[int, _NewTokens], kv_bytes_per_pos: int, layout, budget: int, max_rows: int) -> list[list[int]]:
+    """Rows (``order``: ascending cache length) cut into groups by an exact dynamic programme.
+
+    A group computes every row to its longest new-token list, each against its longest cache: one
+    group of all rows pays for the short rows' padding (a fifth of the demo unit's new tokens) and
+    for attention over the longest cache; many groups pay a pass each. Cost of a group, in
+    token-passes: ``R x Q x (1 + (P + Q) x pair) + pass``, ``pair`` = one query-key product of
+    every layer against a token's whole forward (~ the parameter count). Groups over the memory
+    budget or ``max_rows`` are not allowed (a single row always is).
+    """
+    cfg = getattr(model.config, "text_config", None) or model.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    pair = 2 * cfg.num_hidden_layers * cfg.num_attention_heads * head_dim / max(1, sum(p.numel() for p in model.parameters()))
+    n = len(order)
+    best = [0.0] + [float("inf")] * n  # best[j]: cost of the first j rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        P = news[order[j - 1]].cached  # ascending: the longest cache of any group ending at j
+        q = 0
+        for i in range(j - 1, -1, -1):  # the group order[i:j]
+            q = max(q, len(news[order[i]].tok))
+            R = j - i
+            if R > 1 and (R > max_rows or _estimate(R, P, q, layout, kv_bytes_per_pos) > budget):
+                break
+            c = best[i] + R * q * (1 + (P + q) * pair) + _PASS_COST_TOKENS
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups = []
+    j = n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
 def _score_group(model, seqs, kvs, news: list[_NewTokens], device) -> list[list[np.ndarray]]:
     import torch
+    from torch.nn.utils.rnn import pad_sequence
 
     R = len(news)
     P = max(n.cached for n in news)
@@ -134,12 +175,13 @@ def _score_group(model, seqs, kvs, news: list[_NewTokens], device) -> list[list[
     if cache is None:
         raise RuntimeError("the model's cache is not the buffered full-attention kind kept rollouts come from")
     for li, layer in enumerate(cache.layers):
-        k0, v0 = kvs[0][li]
-        k = k0.new_zeros((R, k0.shape[0], P, k0.shape[-1]))  # zeros: masked padding must stay finite
-        v = v0.new_zeros((R, v0.shape[0], P, v0.shape[-1]))
-        for r, n in enumerate(news):
-            k[r, :, P - n.cached :] = kvs[r][li][0][:, : n.cached]
-            v[r, :, P - n.cached :] = kvs[r][li][1][:, : n.cached]
+        # One left-padding op per layer (zeros: masked padding must stay finite), rows as (n, H, D)
+        # views; the layer copies the result into its buffer once.
+        k, v = (
+            pad_sequence([kvs[r][li][x][:, : n.cached].transpose(0, 1) for r, n in enumerate(news)], batch_first=True, padding_side="left")
+            .permute(0, 2, 1, 3)
+            for x in (0, 1)
+        )
         layer.update(k, v)
     b_rows = [r for r, n in enumerate(news) for _ in n.reads]
     b_cols = [t for n in news for t, _ in n.reads]
@@ -185,19 +227,7 @@ def score_against_cache(
     todo = [i for i, (_, qs) in enumerate(items) if qs]
     news = {i: _NewTokens.of(items[i][0], items[i][1]) for i in todo}
     todo.sort(key=lambda i: news[i].cached)
-    budget = int(memory_budget_mb * 2**20)
-    pending: list[list[int]] = []
-    cur: list[int] = []
-    q_max = 0
-    for i in todo:  # ascending: the new row has the group's longest cache
-        q = max(q_max, len(news[i].tok))
-        if cur and (len(cur) >= max_rows or _estimate(len(cur) + 1, news[i].cached, q, layout, _kv_bytes_per_pos(kvs[i])) > budget):
-            pending.append(cur)
-            cur, q = [], len(news[i].tok)
-        cur.append(i)
-        q_max = q
-    if cur:
-        pending.append(cur)
+    pending = _groups(model, todo, news, _kv_bytes_per_pos(kvs[todo[0]]) if todo else 0, layout, int(memory_budget_mb * 2**20), max_rows)
     while pending:
         group = pending.pop(0)
         try:
