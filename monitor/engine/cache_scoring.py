@@ -143,7 +143,7 @@ def _groups(model, order: list[int], news: dict[int, _NewTokens], kv_bytes_per_p
     return groups[::-1]
 
 
-def _score_group(model, seqs, kvs, news: list[_NewTokens], device) -> list[list[np.ndarray]]:
+def _score_group(model, kvs, news: list[_NewTokens], device) -> list[list[np.ndarray]]:
     import torch
     from torch.nn.utils.rnn import pad_sequence
 
@@ -174,15 +174,16 @@ def _score_group(model, seqs, kvs, news: list[_NewTokens], device) -> list[list[
     cache = _buffered_cache(model, P + Q)
     if cache is None:
         raise RuntimeError("the model's cache is not the buffered full-attention kind kept rollouts come from")
-    for li, layer in enumerate(cache.layers):
-        # One left-padding op per layer (zeros: masked padding must stay finite), rows as (n, H, D)
-        # views; the layer copies the result into its buffer once.
-        k, v = (
-            pad_sequence([kvs[r][li][x][:, : n.cached].transpose(0, 1) for r, n in enumerate(news)], batch_first=True, padding_side="left")
-            .permute(0, 2, 1, 3)
-            for x in (0, 1)
-        )
-        layer.update(k, v)
+    with torch.inference_mode():
+        for li, layer in enumerate(cache.layers):
+            # One left-padding op per layer (zeros: masked padding must stay finite), rows as
+            # (n, H, D) views; the layer copies the result into its buffer once.
+            k, v = (
+                pad_sequence([kvs[r][li][x][:, : n.cached].transpose(0, 1) for r, n in enumerate(news)], batch_first=True, padding_side="left")
+                .permute(0, 2, 1, 3)
+                for x in (0, 1)
+            )
+            layer.update(k, v)
     b_rows = [r for r, n in enumerate(news) for _ in n.reads]
     b_cols = [t for n in news for t, _ in n.reads]
     targets = [int(x) for n in news for _, x in n.reads]
@@ -231,7 +232,7 @@ def score_against_cache(
     while pending:
         group = pending.pop(0)
         try:
-            got = _score_group(model, [items[i][0] for i in group], [kvs[i] for i in group], [news[i] for i in group], device)
+            got = _score_group(model, [kvs[i] for i in group], [news[i] for i in group], device)
             results.update(zip(group, got))
         except torch.OutOfMemoryError:
             if len(group) == 1:
