@@ -27,7 +27,7 @@ from .chat import RenderedPrompt, ThinkMarkers, cot_span
 
 __all__ = [
     "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts",
-    "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens", "unapplied_generation_settings",
+    "RolloutKV", "make_rollout", "next_token_probs", "draw_tokens", "sample_tokens", "unapplied_generation_settings",
 ]
 
 FinishReason = Literal["stop", "length"]
@@ -219,6 +219,12 @@ def sample_tokens(logits: Any, uniforms: Any, *, temperature: float, top_p: floa
     if top_p < 1.0:
         sub = TopPLogitsWarper(top_p)(None, sub)
     return cand.gather(-1, draw_tokens(torch.softmax(sub, dim=-1), uniforms)[:, None]).squeeze(-1)
+
+
+RolloutKV = tuple[tuple[Any, Any], ...]
+"""One rollout's keys and values, per cache layer: ``(keys, values)``, each ``(kv_heads, n, head_dim)``
+for its ``n = len(prompt) + len(completion) - 1`` fed tokens (the last sampled token was never fed),
+position ``j`` at index ``j`` (no padding)."""
 
 
 _BUFFERED_LAYER: type | None = None  # built on first use: transformers is imported lazily
@@ -430,13 +436,22 @@ def generate_rollouts(
     top_p: float,
     top_k: int,
     markers: ThinkMarkers,
-) -> list[Rollout]:
+    keep_kv: bool = False,
+) -> Any:
     """Generate the requested rollouts in one left-padded batch (any mix of prompts and indices).
 
     Rows that sample an end-of-sequence token stop generating; they stay in the batch as inert
     padding (their outputs ignored, their random streams not advanced) until enough have finished
     that dropping them (their cache rows too) pays (:func:`_compact_now`), so a batch costs about
     what its longest rollouts need. Temperature 0 is greedy decoding.
+
+    ``keep_kv``: return ``(rollouts, kvs)`` instead, ``kvs[i]`` the keys/values the generation
+    computed for rollout ``i``'s fed tokens (see :data:`RolloutKV`), so that scoring need not
+    recompute them (:func:`~monitor.engine.cache_scoring.score_against_cache`). A row's slice is
+    taken when it leaves the batch (copied out before the compaction frees the old buffers) or,
+    at the end, as views of the final buffers: the memory stays what the unit's cache budget
+    planned. Only where every cache layer is the buffered full-attention layer; otherwise (a
+    sliding-window model such as Gemma 3, an exotic cache) every entry is None.
     """
     import torch
 
@@ -465,6 +480,19 @@ def generate_rollouts(
     cache = _buffered_cache(model, L + max_new_tokens)
     # transformers 5.24 renamed ``past_key_values`` to ``cache``; older 5.x only knows the old name.
     cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    layer_cls = _buffered_layer_class()
+    kv_ok = keep_kv and cache is not None and all(type(layer) is layer_cls for layer in cache.layers)
+    kvs: list[RolloutKV | None] = [None] * B
+
+    def take_kv(row: int, r: int, copy: bool) -> None:
+        # Fed: the prompt (right-aligned in the first L columns) and every sampled token but the
+        # last; a finished row's later (padding) feeds lie after that and are not taken.
+        a, b = L - len(prompts[r]), L + len(out[r]) - 1
+        kvs[r] = tuple(
+            (layer._k[row, :, a:b].clone(), layer._v[row, :, a:b].clone()) if copy else (layer._k[row, :, a:b], layer._v[row, :, a:b])
+            for layer in cache.layers
+        )
+
     with torch.inference_mode():
         for step in range(max_new_tokens):
             mask = mask_all[:, : L + step]
@@ -502,9 +530,16 @@ def generate_rollouts(
                     finished += 1
             n_live = len(live) - finished
             if n_live == 0 or step == max_new_tokens - 1:
+                if kv_ok:
+                    for row, r in enumerate(rows):
+                        take_kv(row, r, copy=False)
                 break
             if _compact_now(len(rows), len(rows) - n_live):
                 keep = [row for row, r in enumerate(rows) if not done[r]]
+                if kv_ok:
+                    for row, r in enumerate(rows):
+                        if done[r]:
+                            take_kv(row, r, copy=True)
                 sel = torch.tensor(keep, dtype=torch.long, device=device)
                 cache.batch_select_indices(sel)
                 mask_all, pos = mask_all[sel], pos[sel]
@@ -512,13 +547,14 @@ def generate_rollouts(
                 rows = [rows[row] for row in keep]
             ids = torch.tensor(feed, dtype=torch.long, device=device)[:, None]
             pos = pos[:, -1:] + 1
-    return [
+    rollouts = [
         make_rollout(
             tokenizer, prompt_id=r.prompt_id, rollout=r.rollout, seed=s, rendered=r.rendered,
             completion_ids=c, eos_ids=eos, markers=markers,
         )
         for r, s, c in zip(requests, seeds, out)
     ]
+    return (rollouts, kvs) if keep_kv else rollouts
 
 
 def sample_rollouts(

@@ -27,9 +27,10 @@ from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
 from ..engine.models import LoadedModel
 from ..prompts.record import Prompt, prompts_from_frame, prompts_to_frame
-from ..engine.rollouts import Rollout, RolloutRequest, generate_rollouts, unapplied_generation_settings
+from ..engine.rollouts import Rollout, RolloutKV, RolloutRequest, generate_rollouts, unapplied_generation_settings
 from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
+from ..engine.cache_scoring import cache_covers, score_against_cache
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
 __all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
@@ -70,14 +71,23 @@ def score_rollout(
 
 
 def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048,
-                   close_marker: str | None = "</think>"):
+                   close_marker: str | None = "</think>", kv: Sequence[RolloutKV | None] | None = None):
     """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
-    budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32)."""
+    budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32).
+
+    ``kv``: the rollouts' kept generation caches (``generate_rollouts(..., keep_kv=True)``); a
+    rollout with one is scored against it (:func:`score_against_cache`: only the boundary tokens
+    and phrase copies are computed), the others as above. The same log-probs to ~1e-5 in fp32."""
     # One decode memo for the unit: the seam checks decode the windows the boundaries decoded.
     with decode_memo():
         preps = [_prepare(loaded, r, phrases, None, close_marker) for r in rollouts]
-    small = [i for i, p in enumerate(preps) if fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
-    lps: dict[int, list] = dict(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
+    lps: dict[int, list] = {}
+    if kv is not None:
+        cached = [i for i, p in enumerate(preps) if cache_covers(p.seq, p.uniq, kv[i])]
+        lps.update(zip(cached, score_against_cache(loaded.model, [(preps[i].seq, preps[i].uniq) for i in cached],
+                                                   [kv[i] for i in cached], memory_budget_mb=memory_budget_mb)))
+    small = [i for i, p in enumerate(preps) if i not in lps and fits_one_row(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)]
+    lps.update(zip(small, score_packed_batch(loaded.model, [(preps[i].seq, preps[i].uniq) for i in small], memory_budget_mb=memory_budget_mb)))
     for i, p in enumerate(preps):
         if i not in lps:
             lps[i] = score_packed(loaded.model, p.seq, p.uniq, memory_budget_mb=memory_budget_mb)
@@ -385,10 +395,14 @@ def plan_units(
 
 def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: RunConfig) -> dict[str, pd.DataFrame]:
     """Generate and score one unit; its rollouts/sentences/scores tables, ready to store."""
-    rolls = _generate_with_backoff(loaded, list(requests), config)
     if config.batching == "cross-prompt":
-        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close)
-    else:  # the old path: one packed pass per rollout
+        # The generation's keys/values are kept for scoring, which then computes only the phrase
+        # copies; they are dropped as soon as the unit is scored.
+        rolls, kvs = _generate_with_backoff(loaded, list(requests), config, keep_kv=True)
+        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close, kv=kvs)
+        del kvs
+    else:
+        rolls = _generate_with_backoff(loaded, list(requests), config)  # the old path: one packed pass per rollout
         scored = [score_rollout(loaded, r, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close) for r in rolls]
     r_rows, s_rows, sc_rows = [], [], []
     for r, (sents, scores) in zip(rolls, scored):
@@ -398,17 +412,18 @@ def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: Ru
     return {"rollouts": pd.DataFrame(r_rows), "sentences": pd.DataFrame(s_rows), "scores": pd.DataFrame(sc_rows)}
 
 
-def _generate_with_backoff(loaded: LoadedModel, requests: list[RolloutRequest], config: RunConfig) -> list[Rollout]:
+def _generate_with_backoff(loaded: LoadedModel, requests: list[RolloutRequest], config: RunConfig, *, keep_kv: bool = False) -> Any:
     """Generate a batch; on GPU out-of-memory, generate it as two half batches instead (recursively).
 
     Per-rollout seeds make the halves give the same rollouts the whole batch would have.
+    ``keep_kv``: return ``(rollouts, kvs)`` as :func:`generate_rollouts` does.
     """
     import torch
 
     try:
         return generate_rollouts(
             loaded.model, loaded.tokenizer, requests, seed=config.seed, max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature, top_p=config.top_p, top_k=config.top_k, markers=config.markers,
+            temperature=config.temperature, top_p=config.top_p, top_k=config.top_k, markers=config.markers, keep_kv=keep_kv,
         )
     except torch.OutOfMemoryError:
         n = len(requests)
@@ -418,7 +433,9 @@ def _generate_with_backoff(loaded: LoadedModel, requests: list[RolloutRequest], 
             torch.cuda.empty_cache()
         half = n // 2
         log.warning("Out of GPU memory generating %d rollouts; generating them as batches of %d and %d.", n, half, n - half)
-        return _generate_with_backoff(loaded, requests[:half], config) + _generate_with_backoff(loaded, requests[half:], config)
+        a = _generate_with_backoff(loaded, requests[:half], config, keep_kv=keep_kv)
+        b = _generate_with_backoff(loaded, requests[half:], config, keep_kv=keep_kv)
+        return (a[0] + b[0], a[1] + b[1]) if keep_kv else a + b
 
 
 def _unit_name(prompt_index: int, first_rollout: int) -> str:
