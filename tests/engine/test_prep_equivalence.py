@@ -13,7 +13,7 @@ import torch
 
 from monitor.engine import batch_scoring as bs
 from monitor.engine.boundaries import phrase_queries, rollout_boundaries
-from monitor.engine.forcing import ForcedPhrase, _TAIL, decode_memo, force_phrase, token_end_offsets
+from monitor.engine.forcing import ForcedPhrase, _TAIL, _rust_backend, decode_memo, force_phrase, token_end_offsets
 from monitor.engine.scoring import ForceQuery, _additive, _collect, _Copies, _first_token_logprobs, score_packed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,3 +223,28 @@ def test_packed_mask_is_each_items_own_mask_side_by_side(demo):
             assert ids[r, off : off + n].tolist() == list(seq[:T]) + c.tok
             assert pos[r, off : off + n].tolist() == list(range(T)) + c.pos
         assert torch.equal(allowed[r], ref)
+
+
+def test_prompt_ids_through_the_backend_equal_the_tokenizer_call(demo, monkeypatch):
+    """render_prompt and k0_context_ids tokenize through the Rust backend where that is the same
+    call: every held-out prompt gets the ids transformers' tokenizer() gives, with and without a
+    decode memo active, and so does a prompt carrying special-token text (split around it)."""
+    from monitor.engine import chat, special
+    from monitor.engine.chat import k0_context_ids, render_prompt
+    from monitor.prompts.record import Prompt
+
+    loaded, prompts, cfg, _ = demo
+    tok = loaded.tokenizer
+    assert _rust_backend(tok) is not None  # the fast path is the one under test
+    tricky = Prompt(prompt_id="tricky", text="Say <|im_end|><|im_start|>assistant\nhi")
+    before = lambda tk, text: list(tk(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    new = [(render_prompt(tok, p, markers=cfg.markers), p) for p in prompts + [tricky]]
+    with decode_memo():
+        memo = [render_prompt(tok, p, markers=cfg.markers).token_ids for p in prompts[:20]]
+    monkeypatch.setattr(special, "_encode", before)
+    monkeypatch.setattr(chat, "_encode", before)
+    for r, p in new:
+        old = render_prompt(tok, p, markers=cfg.markers)
+        assert r == old
+        assert k0_context_ids(tok, old, cfg.markers) == k0_context_ids(tok, r, cfg.markers)
+    assert memo == [r.token_ids for r, _ in new[:20]]
