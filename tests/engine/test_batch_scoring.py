@@ -112,3 +112,34 @@ def test_packed_rows_are_scored_as_one_item_at_a_time():
     assert any(len(r) > 2 for g in plan for r in g)
     one = [score_packed(model, s, q) for s, q in items]
     assert _max_diff(score_packed_batch(model, items), one) < 1e-5
+
+
+def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping():
+    """Gemma 3: sliding-window layers (window 8, shorter than the items) and a soft-capped head,
+    which the head hook must leave to the model: packed rows equal the naive method."""
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    import monitor.engine.batch_scoring as bs
+
+    cfg = Gemma3TextConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, sliding_window=8, max_position_embeddings=1024, final_logit_softcapping=2.0,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+    )
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
+    items = _items(7, lengths=(90, 30, 25, 40, 12, 50, 20))
+    plan = bs._plan(items, [i for i, (_, q) in enumerate(items) if q], bs.model_layout(model), 2**30, 256, 2048)
+    assert any(len(r) > 1 for g in plan for r in g)
+    naive = [score_naive(model, s, q) for s, q in items]
+    assert _max_diff(score_packed_batch(model, items), naive) < 1e-4
+    assert _max_diff(score_packed_batch(model, items), [score_packed(model, s, q) for s, q in items]) < 1e-5
+
+
+def test_a_head_the_hook_cannot_see_gives_the_same_logprobs(monkeypatch):
+    """Without ``get_output_embeddings`` the kept (R, K) logits are gathered instead."""
+    model = tiny_model(vocab_size=VOCAB)
+    items = _items(8, lengths=(60, 20, 15, 33, 70))
+    hooked = score_packed_batch(model, items)
+    monkeypatch.setattr(model, "get_output_embeddings", lambda: None)
+    assert _max_diff(hooked, score_packed_batch(model, items)) < 1e-5
