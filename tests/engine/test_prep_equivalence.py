@@ -248,3 +248,20 @@ def test_prompt_ids_through_the_backend_equal_the_tokenizer_call(demo, monkeypat
         assert r == old
         assert k0_context_ids(tok, old, cfg.markers) == k0_context_ids(tok, r, cfg.markers)
     assert memo == [r.token_ids for r, _ in new[:20]]
+
+
+def test_score_prompts_batched_equals_one_prompt_per_pass_on_the_held_out_set(demo):
+    """k = 0 on all 160 held-out prompts (the issue's benchmark): packed batches give the same
+    contexts, forced ids and alignments as one prompt per pass, and log-probs within 1e-5."""
+    import pandas as pd
+
+    from monitor.engine.k0 import score_prompts
+
+    loaded, prompts, cfg, _ = demo
+    one = score_prompts(loaded, prompts, PHRASES, markers=cfg.markers, batch_size=1)
+    many = score_prompts(loaded, prompts, PHRASES, markers=cfg.markers)
+    assert len(many) == len(prompts) * len(PHRASES)
+    drop = ["logprob", "prob", "token_logprobs"]
+    pd.testing.assert_frame_equal(one.drop(columns=drop), many.drop(columns=drop))
+    np.testing.assert_allclose(many.logprob, one.logprob, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(many.token_logprobs.map(np.asarray)), np.concatenate(one.token_logprobs.map(np.asarray)), rtol=0, atol=1e-5)
