@@ -130,7 +130,7 @@ def _score_group(model, items: Sequence[Item], rows: list[list[int]], layout, de
     col = {p: k for k, p in enumerate(keep)}
     kflat = [(f // N) * len(keep) + col[f % N] for f in uniq]  # uniq in the (R, K) kept layout
     at = {f: u for u, f in enumerate(uniq)}
-    with torch.inference_mode(), _only_rows(model, torch.tensor(kflat, dtype=torch.long, device=device)) as hooked:
+    with torch.inference_mode(), _only_rows(model, torch.tensor(kflat, dtype=torch.long, device=device), (len(rows), len(keep))) as hooked:
         logits = model(
             input_ids=ids, position_ids=pos, attention_mask=attention_mask,
             logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
@@ -144,13 +144,14 @@ def _score_group(model, items: Sequence[Item], rows: list[list[int]], layout, de
 
 
 @contextmanager
-def _only_rows(model, rows):
+def _only_rows(model, rows, shape: tuple[int, int]):
     """Within the block, the output head of ``model`` projects only ``rows`` of its flattened
     input (in this thread): a packed row's items read logits at different columns, and the union
     of columns times the rows would project many logits nobody reads. The model's own head and
     its post-processing (e.g. Gemma's logit soft-capping) still run, on ``(1, M, H)``. Yields a
-    callable telling whether the head was called (a model without ``get_output_embeddings``,
-    or one that projects elsewhere, keeps its ``(R, K, V)`` logits)."""
+    callable telling whether the head was called on the ``shape`` = (R, K) kept positions (a model
+    without ``get_output_embeddings``, or one that projects other hidden states, keeps its
+    ``(R, K, V)`` logits; a head input of any other shape is left alone)."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if head is None:
         yield lambda: False
@@ -159,7 +160,7 @@ def _only_rows(model, rows):
     fired = []
 
     def pre(_module, args):
-        if threading.get_ident() != me or fired or not args or getattr(args[0], "dim", lambda: 0)() != 3:
+        if threading.get_ident() != me or fired or not args or getattr(args[0], "dim", lambda: 0)() != 3 or tuple(args[0].shape[:2]) != shape:
             return None
         fired.append(True)
         h = args[0]
