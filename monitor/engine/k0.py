@@ -58,15 +58,16 @@ def score_prompts(
     reserve = phrase_tokens(tok, phrases)
     for lo in range(0, len(prompts), batch_size):
         chunk = prompts[lo : lo + batch_size]
-        rendered = [render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens) for p in chunk]
-        ctxs = [k0_context_ids(tok, r, markers) for r in rendered]
-        # One window check for the batch: it refuses the same prompts, naming all of them at once.
-        fit_prompts(loaded.model, tok, chunk, {p.prompt_id: len(c) for p, c in zip(chunk, ctxs)}, reserve=reserve,
-                    what="(the longest phrase)", skip_hint="")
         batch = []
-        # The seam checks of a batch share their decodes (the chat template's tail recurs); the
-        # memo lives for one batch so that its size stays bounded on large prompt sets.
+        # The seam checks of a batch share their decodes (the chat template's tail recurs), and its
+        # encodes look the Rust backend up once; the memo lives for one batch so that its size
+        # stays bounded on large prompt sets.
         with decode_memo():
+            rendered = [render_prompt(tok, p, markers=markers, enable_thinking=enable_thinking, special_tokens=special_tokens) for p in chunk]
+            ctxs = [k0_context_ids(tok, r, markers) for r in rendered]
+            # One window check for the batch: it refuses the same prompts, naming all of them at once.
+            fit_prompts(loaded.model, tok, chunk, {p.prompt_id: len(c) for p, c in zip(chunk, ctxs)}, reserve=reserve,
+                        what="(the longest phrase)", skip_hint="")
             for p, r, ctx in zip(chunk, rendered, ctxs):
                 batch.append((p, r, ctx, [force_phrase(tok, ctx, ph, allow_cut_back=False) for ph in phrases]))
         rows.extend(_score_batch(loaded, batch, phrases, memory_budget_mb))

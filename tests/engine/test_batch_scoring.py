@@ -64,14 +64,82 @@ def test_out_of_memory_halves_the_group(monkeypatch, caplog):
     real = bs._score_group
     sizes = []
 
-    def flaky(model, group, *a):
-        sizes.append(len(group))
-        if len(group) > 2:
+    def flaky(model, items, rows, *a):
+        n = sum(len(r) for r in rows)
+        sizes.append((len(rows), n))
+        if n > 2:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(model, group, *a)
+        return real(model, items, rows, *a)
 
     monkeypatch.setattr(bs, "_score_group", flaky)
     with caplog.at_level("WARNING"):
         got = score_packed_batch(model, items)
-    assert "scoring 7 sequences together" in caplog.text and max(sizes[1:]) <= 4
+    assert sizes[0][1] == 7 and "scoring 7 sequences together" in caplog.text
+    assert all(n < 7 for _, n in sizes[1:]) and sum(n for _, n in sizes if n <= 2) == 7
     assert _max_diff(ref, got) < 1e-6
+
+
+def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch):
+    """A group of a single row holding several items halves the row's items."""
+    import monitor.engine.batch_scoring as bs
+
+    model = tiny_model(vocab_size=VOCAB)
+    g = np.random.default_rng(5)
+    # Lengths with copies 102, 60, 21, 21: rows [A] and [D, B, C] of one group at max_rows=2.
+    items = [(g.integers(0, VOCAB, n).tolist(), [ForceQuery(n, tuple(int(x) for x in g.integers(0, VOCAB, L)))])
+             for n, L in ((100, 3), (20, 2), (20, 2), (59, 2))]
+    plan = bs._plan(items, list(range(4)), bs.model_layout(model), 2**30, 2, 10**6)
+    assert plan == [[[0], [3, 1, 2]]]
+    ref = [score_packed(model, s, q) for s, q in items]
+    real = bs._score_group
+
+    def flaky(model, items, rows, *a):
+        if sum(len(r) for r in rows) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(model, items, rows, *a)
+
+    monkeypatch.setattr(bs, "_score_group", flaky)
+    assert _max_diff(ref, score_packed_batch(model, items, max_rows=2)) < 1e-5
+
+
+def test_packed_rows_are_scored_as_one_item_at_a_time():
+    """Short items share rows (first fit decreasing); each still sees only itself."""
+    import monitor.engine.batch_scoring as bs
+
+    model = tiny_model(vocab_size=VOCAB)
+    items = _items(6, lengths=(120, 30, 25, 60, 10, 44, 90, 5, 70))
+    plan = bs._plan(items, [i for i, (_, q) in enumerate(items) if q], bs.model_layout(model), 2**30, 256, 2048)
+    assert any(len(r) > 2 for g in plan for r in g)
+    one = [score_packed(model, s, q) for s, q in items]
+    assert _max_diff(score_packed_batch(model, items), one) < 1e-5
+
+
+def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping():
+    """Gemma 3: sliding-window layers (window 8, shorter than the items) and a soft-capped head,
+    which the head hook must leave to the model: packed rows equal the naive method."""
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+    import monitor.engine.batch_scoring as bs
+
+    cfg = Gemma3TextConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, sliding_window=8, max_position_embeddings=1024, final_logit_softcapping=2.0,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+    )
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
+    items = _items(7, lengths=(90, 30, 25, 40, 12, 50, 20))
+    plan = bs._plan(items, [i for i, (_, q) in enumerate(items) if q], bs.model_layout(model), 2**30, 256, 2048)
+    assert any(len(r) > 1 for g in plan for r in g)
+    naive = [score_naive(model, s, q) for s, q in items]
+    assert _max_diff(score_packed_batch(model, items), naive) < 1e-4
+    assert _max_diff(score_packed_batch(model, items), [score_packed(model, s, q) for s, q in items]) < 1e-5
+
+
+def test_a_head_the_hook_cannot_see_gives_the_same_logprobs(monkeypatch):
+    """Without ``get_output_embeddings`` the kept (R, K) logits are gathered instead."""
+    model = tiny_model(vocab_size=VOCAB)
+    items = _items(8, lengths=(60, 20, 15, 33, 70))
+    hooked = score_packed_batch(model, items)
+    monkeypatch.setattr(model, "get_output_embeddings", lambda: None)
+    assert _max_diff(hooked, score_packed_batch(model, items)) < 1e-5
