@@ -194,7 +194,12 @@ def _score_group(model, kvs, news: list[_NewTokens], device) -> list[list[np.nda
             **{_cache_argument(model): cache},
         ).logits  # (R, Q, V)
         del cache
-        lp = _gather_logprobs(logits, b_rows, b_cols, targets, device)
+        # Each distinct (row, column) read is normalised once.
+        flat = [b * logits.shape[1] + k for b, k in zip(b_rows, b_cols)]
+        uniq = sorted(set(flat))
+        at = {f: i for i, f in enumerate(uniq)}
+        read = logits.reshape(-1, logits.shape[-1])[torch.tensor(uniq, dtype=torch.long, device=device)]
+        lp = _gather_logprobs(read, [at[f] for f in flat], targets, device)
     out = []
     base = 0
     for n in news:
