@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .batch_scoring import _gather_logprobs
-from .rollouts import RolloutKV, _buffered_cache
+from .rollouts import RolloutKV, _buffered_cache, groups_from_cuts
 from .scoring import ForceQuery, _additive, _cache_argument, _validate, model_layout
 
 __all__ = ["score_against_cache", "cache_covers"]
@@ -135,12 +135,7 @@ def _groups(model, order: list[int], news: dict[int, _NewTokens], kv_bytes_per_p
             c = best[i] + R * q * (1 + (P + q) * pair) + _PASS_COST_TOKENS
             if c < best[j]:
                 best[j], cut[j] = c, i
-    groups = []
-    j = n
-    while j > 0:
-        groups.append(order[cut[j] : j])
-        j = cut[j]
-    return groups[::-1]
+    return groups_from_cuts(order, cut)
 
 
 def _score_group(model, kvs, news: list[_NewTokens], device) -> list[list[np.ndarray]]:

@@ -368,10 +368,16 @@ def _prefill_chunks(lengths: Sequence[int], pass_cost: int = _PASS_COST_TOKENS) 
             c = best[i] + (j - i) * longest + pass_cost
             if c < best[j]:
                 best[j], cut[j] = c, i
+    return groups_from_cuts(order, cut)
+
+
+def groups_from_cuts(order: Sequence[int], cut: Sequence[int]) -> list[list[int]]:
+    """The groups a cut-point dynamic programme chose: ``cut[j]`` is where the last group of the
+    first ``j`` items of ``order`` starts (the programme's backtrack, shared by its users)."""
     groups = []
-    j = n
+    j = len(order)
     while j > 0:
-        groups.append(order[cut[j] : j])
+        groups.append(list(order[cut[j] : j]))
         j = cut[j]
     return groups[::-1]
 
