@@ -58,14 +58,16 @@ def tokenizer():
 
 
 def tiny_config(kind: str = "qwen3", *, vocab_size: int, attn: str = "sdpa", **kw):
-    from transformers import LlamaConfig, Qwen3Config
+    from transformers import Gemma3TextConfig, LlamaConfig, Qwen3Config
 
-    cls = {"qwen3": Qwen3Config, "llama": LlamaConfig}[kind]
+    cls = {"qwen3": Qwen3Config, "llama": LlamaConfig, "gemma3": Gemma3TextConfig}[kind]
     base = dict(
         vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=1024,
         attn_implementation=attn,
     )
+    if kind == "gemma3":  # sliding-window layers (window 8, shorter than test prompts) and one full layer
+        base.update(num_hidden_layers=3, sliding_window=8, layer_types=["sliding_attention", "sliding_attention", "full_attention"])
     base.update(kw)
     return cls(**base)
 

@@ -117,17 +117,9 @@ def test_packed_rows_are_scored_as_one_item_at_a_time():
 def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping():
     """Gemma 3: sliding-window layers (window 8, shorter than the items) and a soft-capped head,
     which the head hook must leave to the model: packed rows equal the naive method."""
-    from transformers import AutoModelForCausalLM, Gemma3TextConfig
-
     import monitor.engine.batch_scoring as bs
 
-    cfg = Gemma3TextConfig(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, sliding_window=8, max_position_embeddings=1024, final_logit_softcapping=2.0,
-        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
-    )
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
+    model = tiny_model("gemma3", vocab_size=VOCAB, final_logit_softcapping=2.0)
     items = _items(7, lengths=(90, 30, 25, 40, 12, 50, 20))
     plan = bs._plan(items, [i for i, (_, q) in enumerate(items) if q], bs.model_layout(model), 2**30, 256, 2048)
     assert any(len(r) > 1 for g in plan for r in g)

@@ -141,17 +141,10 @@ def test_tiny_llama_scores_as_from_scratch(tokenizer, attn):
 
 
 def test_gemma3_sliding_window_keeps_no_cache_and_falls_back(tokenizer):
-    from transformers import AutoModelForCausalLM, Gemma3TextConfig
 
     from monitor.runs.pipeline import score_rollouts
 
-    cfg = Gemma3TextConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, sliding_window=8, max_position_embeddings=1024,
-        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
-    )
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
+    model = tiny_model("gemma3", vocab_size=len(tokenizer))
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     reqs = _tiny_requests(tokenizer)
     kw = dict(seed=1, max_new_tokens=20, temperature=0.05, top_p=0.95, top_k=8)

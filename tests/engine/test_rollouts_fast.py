@@ -131,17 +131,9 @@ def test_demo_batch_gives_the_reference_loops_tokens(demo, k, settings):
 
 @pytest.mark.parametrize("kind", ["llama", "gemma3"])
 def test_other_families_give_the_reference_loops_tokens(tokenizer, kind):
-    from transformers import AutoModelForCausalLM, Gemma3TextConfig
-
     if kind == "gemma3":
         # Sliding-window layers (window 8, shorter than the prompts) keep transformers' own layer.
-        cfg = Gemma3TextConfig(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
-            num_key_value_heads=2, head_dim=16, sliding_window=8, max_position_embeddings=1024,
-            layer_types=["sliding_attention", "sliding_attention", "full_attention"],
-        )
-        torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa").eval()
+        model = tiny_model("gemma3", vocab_size=len(tokenizer))
         kinds = [type(layer).__name__ for layer in _buffered_cache(model, 16).layers]
         assert kinds == ["DynamicSlidingWindowLayer", "DynamicSlidingWindowLayer", "BufferedLayer"]
     else:
