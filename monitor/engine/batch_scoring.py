@@ -25,7 +25,7 @@ import numpy as np
 
 from .scoring import ForceQuery, _additive, _Copies, _validate, model_layout
 
-__all__ = ["score_packed_batch", "fits_one_row"]
+__all__ = ["score_packed_batch", "fits_one_row", "read_logprobs"]
 
 log = logging.getLogger(__name__)
 
@@ -125,22 +125,35 @@ def _score_group(model, items: Sequence[Item], rows: list[list[int]], layout, de
                 start += L - 1
                 item_spans.append((a, a + L))
             spans[i] = item_spans
-    uniq = sorted(set(flat))
-    keep = sorted({f % N for f in uniq})  # columns some row reads: what logits_to_keep projects
+    keep = sorted({f % N for f in flat})  # columns some row reads: what logits_to_keep projects
     col = {p: k for k, p in enumerate(keep)}
-    kflat = [(f // N) * len(keep) + col[f % N] for f in uniq]  # uniq in the (R, K) kept layout
-    at = {f: u for u, f in enumerate(uniq)}
-    with torch.inference_mode(), _only_rows(model, torch.tensor(kflat, dtype=torch.long, device=device), (len(rows), len(keep))) as hooked:
-        logits = model(
+    kflat = [(f // N) * len(keep) + col[f % N] for f in flat]  # in the (R, K) kept layout
+    lp = read_logprobs(
+        model, lambda: model(
             input_ids=ids, position_ids=pos, attention_mask=attention_mask,
             logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
-        ).logits
+        ).logits,
+        kflat, targets, (len(rows), len(keep)), device,
+    )
+    return {i: [lp[a:b] for a, b in s] for i, s in spans.items()}
+
+
+def read_logprobs(model, forward, flat: list[int], targets: list[int], shape: tuple[int, int], device) -> np.ndarray:
+    """``log_softmax(logits)[target]`` at each flat position of ``forward()``'s ``shape`` = (R, K)
+    head positions, the head projecting only the distinct positions read (:func:`_only_rows`; each
+    normalised once). ``forward`` is a model call returning its logits."""
+    import torch
+
+    uniq = sorted(set(flat))
+    at = {f: u for u, f in enumerate(uniq)}
+    idx = torch.tensor(uniq, dtype=torch.long, device=device)
+    with torch.inference_mode(), _only_rows(model, idx, shape) as hooked:
+        logits = forward()
         if hooked():
             logits = logits[0]  # (M, V): the head projected exactly the rows read
         else:  # (R, K, V): a model whose head the hook did not see
-            logits = logits.reshape(-1, logits.shape[-1])[torch.tensor(kflat, dtype=torch.long, device=device)]
-        lp = _gather_logprobs(logits, [at[f] for f in flat], targets, device)
-    return {i: [lp[a:b] for a, b in s] for i, s in spans.items()}
+            logits = logits.reshape(-1, logits.shape[-1])[idx]
+        return _gather_logprobs(logits, [at[f] for f in flat], targets, device)
 
 
 @contextmanager

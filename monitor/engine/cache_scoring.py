@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .batch_scoring import _gather_logprobs
-from .rollouts import RolloutKV, _buffered_cache, groups_from_cuts
+from .batch_scoring import read_logprobs
+from .rollouts import _PASS_COST_TOKENS, RolloutKV, _buffered_cache, groups_from_cuts
 from .scoring import ForceQuery, _additive, _cache_argument, _validate, model_layout
 
 __all__ = ["score_against_cache", "cache_covers"]
@@ -103,11 +103,6 @@ def _kv_bytes_per_pos(kv: RolloutKV) -> int:
     return sum(k.shape[0] * k.shape[-1] * k.element_size() + v.shape[0] * v.shape[-1] * v.element_size() for k, v in kv)
 
 
-_PASS_COST_TOKENS = 256
-"""What one extra forward pass costs, in new tokens' worth of compute (as for the prefill groups
-in :mod:`~monitor.engine.rollouts`)."""
-
-
 def _groups(model, order: list[int], news: dict[int, _NewTokens], kv_bytes_per_pos: int, layout, budget: int, max_rows: int) -> list[list[int]]:
     """Rows (``order``: ascending cache length) cut into groups by an exact dynamic programme.
 
@@ -179,22 +174,17 @@ def _score_group(model, kvs, news: list[_NewTokens], device) -> list[list[np.nda
                 for x in (0, 1)
             )
             layer.update(k, v)
-    b_rows = [r for r, n in enumerate(news) for _ in n.reads]
-    b_cols = [t for n in news for t, _ in n.reads]
+    flat = [r * Q + t for r, n in enumerate(news) for t, _ in n.reads]
     targets = [int(x) for n in news for _, x in n.reads]
-    with torch.inference_mode():
-        logits = model(
+    lp = read_logprobs(
+        model, lambda: model(
             input_ids=torch.from_numpy(ids).to(device), position_ids=torch.from_numpy(pos).to(device),
             attention_mask=_additive(allowed, model.dtype)[0].transpose(0, 1), use_cache=True,
             **{_cache_argument(model): cache},
-        ).logits  # (R, Q, V)
-        del cache
-        # Each distinct (row, column) read is normalised once.
-        flat = [b * logits.shape[1] + k for b, k in zip(b_rows, b_cols)]
-        uniq = sorted(set(flat))
-        at = {f: i for i, f in enumerate(uniq)}
-        read = logits.reshape(-1, logits.shape[-1])[torch.tensor(uniq, dtype=torch.long, device=device)]
-        lp = _gather_logprobs(read, [at[f] for f in flat], targets, device)
+        ).logits,
+        flat, targets, (R, Q), device,
+    )
+    del cache
     out = []
     base = 0
     for n in news:

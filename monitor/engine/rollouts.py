@@ -18,12 +18,12 @@ with the same batch composition.
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .chat import RenderedPrompt, ThinkMarkers, cot_span
+from .scoring import _cache_argument
 
 __all__ = [
     "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts",
@@ -340,6 +340,13 @@ def _buffered_cache(model: Any, capacity: int) -> Any:
     return cache
 
 
+def _all_buffered(cache: Any) -> bool:
+    """Whether every layer of ``cache`` is the buffered full-attention layer (no sliding window, no
+    exotic layer): then its rows can be written in groups and sliced per rollout."""
+    layer_cls = _buffered_layer_class()
+    return cache is not None and all(type(layer) is layer_cls for layer in cache.layers)
+
+
 _UNIFORM_CHUNK = 64
 """Uniforms drawn per rollout at a time: ``torch.rand(n)`` of a generator gives the same numbers as
 ``n`` draws of one, so drawing ahead only saves calls."""
@@ -393,8 +400,7 @@ def _chunked_prefill(model: Any, cache: Any, ids: Any, mask: Any, pos: Any, leng
     import torch
     from transformers.cache_utils import DynamicCache
 
-    layer_cls = _buffered_layer_class()
-    if cache is None or not all(type(layer) is layer_cls for layer in cache.layers):
+    if not _all_buffered(cache):
         return None
     groups = _prefill_chunks(lengths)
     if len(groups) < 2:
@@ -407,7 +413,7 @@ def _chunked_prefill(model: Any, cache: Any, ids: Any, mask: Any, pos: Any, leng
         part = DynamicCache(config=model.config)
         res = model(input_ids=ids[sel, L - Lg :], attention_mask=mask[sel, L - Lg :], position_ids=pos[sel, L - Lg :],
                     use_cache=True, logits_to_keep=1, **{cache_kw: part})
-        part = res.get("cache", None) or res.get("past_key_values")
+        part = getattr(res, cache_kw)
         for layer, src in zip(cache.layers, part.layers):
             if not layer.is_initialized:
                 layer.lazy_initialization_rows(src.keys, src.values, B, L)
@@ -484,10 +490,8 @@ def generate_rollouts(
     uniforms = torch.empty((B, 0), dtype=torch.float64)  # by request: the draws for steps u_base..
     u_base = 0
     cache = _buffered_cache(model, L + max_new_tokens)
-    # transformers 5.24 renamed ``past_key_values`` to ``cache``; older 5.x only knows the old name.
-    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    layer_cls = _buffered_layer_class()
-    kv_ok = keep_kv and cache is not None and all(type(layer) is layer_cls for layer in cache.layers)
+    cache_kw = _cache_argument(model)
+    kv_ok = keep_kv and _all_buffered(cache)
     kvs: list[RolloutKV | None] = [None] * B
 
     def take_kv(row: int, r: int, copy: bool) -> None:
@@ -507,7 +511,7 @@ def generate_rollouts(
                 logits = first.float()
             else:
                 res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
-                cache = res.get("cache", None) or res.get("past_key_values")
+                cache = getattr(res, cache_kw)
                 logits = res.logits[:, -1, :].float()
             live = [row for row, r in enumerate(rows) if not done[r]]
             live_reqs = [rows[row] for row in live]
