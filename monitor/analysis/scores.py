@@ -149,6 +149,14 @@ def rollout_values(
     return out.rename("value").reset_index()
 
 
+def _max_by_code(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Max of ``values`` for each code ``0..n-1`` (factorize codes: every one occurs). ``fmax`` skips
+    NaN like a groupby's max: a group is NaN only when all its values are."""
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    return np.fmax.reduceat(values[order], starts)
+
+
 def _group_max(b: pd.DataFrame) -> pd.DataFrame | None:
     """``b.groupby(["prompt_id", "rollout"], sort=False)["logprob"].max()`` as a frame, on
     factorized keys (groups in order of first appearance, NaN skipped): the groupby on two keys
@@ -163,10 +171,7 @@ def _group_max(b: pd.DataFrame) -> pd.DataFrame | None:
         return None
     width = len(ru)
     gc, uk = pd.factorize(pc.astype(np.int64) * width + rc)
-    order = np.argsort(gc, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(gc[order]) != 0])
-    # fmax skips NaN like the groupby's max: a group is NaN only when all its values are.
-    value = np.fmax.reduceat(v.to_numpy()[order], starts)
+    value = _max_by_code(gc, v.to_numpy())
     return pd.DataFrame({"prompt_id": pu.take(uk // width), "rollout": ru.take(uk % width), "value": value})
 
 
@@ -220,9 +225,7 @@ def _per_prompt(rv: pd.DataFrame, agg: str) -> pd.DataFrame | None:
         return None
     n = np.bincount(pc, minlength=len(pu)).astype(np.int64)
     if agg == "max":
-        order = np.argsort(pc, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(pc[order]) != 0])
-        score = np.fmax.reduceat(v.to_numpy()[order], starts)  # NaN skipped, as the groupby's max
+        score = _max_by_code(pc, v.to_numpy())
     elif agg == "mean" and (n == 1).all():
         score = np.empty(len(pu), dtype=v.dtype)
         score[pc] = v.to_numpy()
