@@ -61,15 +61,12 @@ def check_phrase(phrase: str) -> str:
 class _Memo:
     """Decoded texts of one tokenizer within a :func:`decode_memo` block, and its Rust backend."""
 
-    __slots__ = ("tokenizer", "backend", "texts", "forced")
+    __slots__ = ("tokenizer", "backend", "texts")
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer  # held so that its id() is not reused while the block lasts
         self.backend = _rust_backend(tokenizer)
         self.texts: dict[tuple[int, ...], str] = {}
-        # force_phrase's answer by (context tail, phrase, allow_cut_back): it reads nothing else of
-        # the context, and k = 0 contexts all end in the same chat-template tail.
-        self.forced: dict[tuple[tuple[int, ...], str, bool], tuple[int, tuple[int, ...], str, str]] = {}
 
 
 _MEMO: ContextVar[dict[int, _Memo] | None] = ContextVar("monitor_decode_memo", default=None)
@@ -213,20 +210,6 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
     """
     n = len(context_ids)
     tail_ids = [int(i) for i in context_ids[max(0, n - _TAIL) :]]
-    memo = _memo(tokenizer)
-    key = (tuple(tail_ids), phrase, allow_cut_back)
-    if memo is not None and key in memo.forced:
-        cut, forced_ids, seam_text, alignment = memo.forced[key]
-        return ForcedPhrase(n - cut, forced_ids, seam_text, alignment)
-    out = _force_after_tail(tokenizer, tail_ids, phrase, allow_cut_back)
-    if memo is not None:
-        memo.forced[key] = out
-    cut, forced_ids, seam_text, alignment = out
-    return ForcedPhrase(n - cut, forced_ids, seam_text, alignment)
-
-
-def _force_after_tail(tokenizer: Any, tail_ids: list[int], phrase: str, allow_cut_back: bool) -> tuple[int, tuple[int, ...], str, str]:
-    """:func:`force_phrase` on the context's last ids: (tokens cut back, forced ids, seam text, alignment)."""
     tail = _decode(tokenizer, tail_ids)
     while tail.startswith("\ufffd") and len(tail_ids) > 1:  # window began inside a multi-byte char
         tail_ids = tail_ids[1:]
@@ -248,6 +231,6 @@ def _force_after_tail(tokenizer: Any, tail_ids: list[int], phrase: str, allow_cu
         forced = joint[m:]
         seam_text = tail[seam:] + text
         if _decode(tokenizer, forced) == seam_text:
-            return cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back"
+            return ForcedPhrase(n - cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back")
     forced = _encode(tokenizer, text)
-    return 0, tuple(forced), _decode(tokenizer, forced), "unaligned"
+    return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")

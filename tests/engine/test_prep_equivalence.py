@@ -101,29 +101,6 @@ def test_force_phrase_outside_and_inside_a_memo_block_agree(demo):
                 assert force_phrase(tok, ctx, ph) == plain == _force_phrase_before(tok, ctx, ph)
 
 
-def test_force_phrase_answers_served_from_the_memo_equal_the_previous_rule(demo):
-    """Within one block, force_phrase answers a repeated (context tail, phrase) from the memo: k = 0
-    contexts all end in the chat template's tail, and rollout boundaries repeat tails too. Every
-    answer, served or computed, equals the rule as it was, context length included."""
-    from monitor.engine.chat import detect_think_markers, k0_context_ids, render_prompt
-    from monitor.engine.forcing import _memo
-
-    loaded, prompts, _, rolls = demo
-    tok = loaded.tokenizer
-    markers = detect_think_markers(tok)
-    contexts = [k0_context_ids(tok, render_prompt(tok, p, markers=markers), markers) for p in prompts]
-    contexts += [list(r.prompt_token_ids) + list(r.completion_token_ids)[:k] for r in rolls for k in (1, 2, 7, 40)]
-    calls = 0
-    with decode_memo():
-        for ctx in contexts:
-            for ph in PHRASES:
-                for cut_back in (False, True):
-                    assert force_phrase(tok, ctx, ph, allow_cut_back=cut_back) == _force_phrase_before(tok, ctx, ph, allow_cut_back=cut_back)
-                    calls += 1
-        served = calls - len(_memo(tok).forced)
-    assert served > len(prompts)  # the memo did answer: at least the k = 0 contexts' shared tail
-
-
 def _kept_before(rows, queries, N):
     keep = set()
     for (T, c), qs in zip(rows, queries):
