@@ -160,7 +160,9 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
     from ..engine.models import load_model
     from ..prompts.input import load_prompts
 
-    prompts = _pick(list(load_prompts(cfg.prompts)), cfg.n_prompts)
+    everything = list(load_prompts(cfg.prompts))
+    prompts = _pick(everything, cfg.n_prompts)
+    k0_prompts = _pick(everything, cfg.k0_prompts or len(everything))  # checked before anything runs
     loaded = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
     new_cfg = RunConfig(
         cfg.phrases, rollouts=cfg.rollouts, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, batch_size=cfg.batch_size,
@@ -205,8 +207,6 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
             **_compare(loaded, old, new, new_cfg),
         }
     if cfg.k0:
-        everything = list(load_prompts(cfg.prompts))
-        k0_prompts = _pick(everything, cfg.k0_prompts or len(everything))
         if cfg.warmup:
             for bs in (1, 64):
                 score_prompts(loaded, k0_prompts[:4], cfg.phrases, batch_size=bs)

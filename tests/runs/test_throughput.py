@@ -24,3 +24,12 @@ def test_bench_run_errors_are_one_line(tiny_model_dir, tmp_path, capsys):
     assert main(["bench", "--run", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n-prompts", "4"]) == 2
     err = capsys.readouterr().err
     assert "asked for 4 prompts" in err and "Traceback" not in err
+
+
+def test_bench_run_checks_the_k0_prompt_count_before_running_anything(tiny_model_dir, tmp_path, capsys):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "a", "text": "hi", "label": "eval"}) + "\n")
+    assert main(["bench", "--run", "--model", str(tiny_model_dir), "--prompts", str(prompts), "--n-prompts", "1",
+                 "--k0-prompts", "5", "--max-new-tokens", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "asked for 5 prompts" in err and "batches of" not in err and "Traceback" not in err
