@@ -308,8 +308,12 @@ def _block(units: dict[int, _Unit], members: list[int], layout, device) -> _Bloc
 def score_tree(model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_tokens: int = 2048) -> list[list[np.ndarray]]:
     """Per-token log-probs for each item's queries, as :func:`score_packed` gives one item at a
     time: ``items[i] = (seq_ids, queries)``, result ``[i][j]`` for ``items[i][1][j]``. Needs
-    :func:`tree_supported`. Passes hold up to ``max_tokens`` flat positions; out of memory halves one."""
+    :func:`tree_supported`. Passes hold up to ``max_tokens`` flat positions; out of memory halves
+    one. An item whose own attention block would not fit the budget (a very long prompt) is scored
+    alone by :func:`score_packed`, which splits its queries into chunks."""
     import torch
+
+    from .scoring import score_packed
 
     for seq, qs in items:
         _validate(seq, qs)
@@ -317,8 +321,11 @@ def score_tree(model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2
     device = model.get_input_embeddings().weight.device
     budget = int(memory_budget_mb * 2**20)
     results: dict[int, list[np.ndarray]] = {i: [] for i, (_, qs) in enumerate(items) if not qs}
+    big = [i for i, (_, qs) in enumerate(items) if qs and _block_bytes(items[i], layout) > budget]
+    for i in big:
+        results[i] = score_packed(model, items[i][0], items[i][1], memory_budget_mb=memory_budget_mb)
     # Sorted before they are split into passes, so that items which begin alike share a pass.
-    todo = sorted((i for i, (_, qs) in enumerate(items) if qs), key=lambda i: _head(items[i]))
+    todo = sorted((i for i, (_, qs) in enumerate(items) if qs and i not in results), key=lambda i: _head(items[i]))
     pending = _split(items, todo, layout, budget, max_tokens)
     while pending:
         part = pending.pop(0)
@@ -331,6 +338,12 @@ def score_tree(model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2
             log.warning("Out of GPU memory scoring %d sequences in one pass; splitting them in two and retrying.", len(part))
             pending[:0] = [part[: len(part) // 2], part[len(part) // 2 :]]
     return [results[i] for i in range(len(items))]
+
+
+def _block_bytes(item: Item, layout) -> int:
+    """Attention scores and masks of the item alone (its queries x its keys, at worst all of them)."""
+    n = _size(item)[0]
+    return n * n * (layout.heads + 2) * 4
 
 
 def _size(item: Item) -> tuple[int, int]:

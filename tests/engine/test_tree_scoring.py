@@ -214,3 +214,23 @@ def test_out_of_memory_halves_the_pass(monkeypatch, caplog):
     assert sizes[0] == n and f"scoring {n} sequences in one pass" in caplog.text
     assert sum(s for s in sizes if s <= 2) == n
     assert _max_diff(ref, got) < 1e-6
+
+
+def test_an_item_too_big_for_one_block_is_scored_alone_in_chunks(monkeypatch, spy):
+    """Under a budget smaller than one long item's attention, that item goes to score_packed
+    (which chunks its queries) and the others still share a flat pass."""
+    import monitor.engine.scoring as sc
+
+    model = tiny_model(vocab_size=VOCAB)
+    g = np.random.default_rng(9)
+    items = _sharing_items(9)
+    long_seq = g.integers(0, VOCAB, 400).tolist()
+    items.append((long_seq, _queries(g, 400, k=6)))
+    budget_mb = 0.2  # 400 x 400 x (heads + 2) x 4 bytes is ~3.8 MB; the short items fit
+    assert ts._block_bytes(items[-1], sc.model_layout(model)) > budget_mb * 2**20
+    alone = []
+    real = sc.score_packed
+    monkeypatch.setattr(sc, "score_packed", lambda m, s, q, **k: alone.append(len(s)) or real(m, s, q, **k))
+    got = ts.score_tree(model, items, memory_budget_mb=budget_mb)
+    assert alone == [400] and spy
+    assert _max_diff(got, [real(model, s, q) for s, q in items]) < 1e-5
