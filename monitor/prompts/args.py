@@ -25,7 +25,7 @@ def add_prompt_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     g.add_argument("--columns", metavar="MAP", default="",
                    help="column mapping, e.g. text=question,id=qid,label=split (fields: text messages system id label pair_id)")
     g.add_argument("--split", help="dataset split when the spec names none (default: train)")
-    g.add_argument("--limit", type=int, help="read at most this many dataset rows (WildChat: kept prompts, default 1000)")
+    g.add_argument("--limit", type=int, help="read at most this many dataset rows, or the first N prompts of a file (WildChat: kept prompts, default 1000)")
     g.add_argument("--default-label", default="unknown", help="label for prompts without one (eval, deploy, unknown)")
     g.add_argument("--lenient", action="store_true", help="skip bad rows with a warning instead of failing")
     g.add_argument("--exclude-ids", default="", metavar="IDS", help="comma-separated prompt ids to leave out")

@@ -24,6 +24,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -258,8 +259,12 @@ def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None,
     ``mapping``; everything after the second colon is the split, so ``hf:org/set:train[:100]``
     works), ``fortress[:NAME_OR_PATH]`` (``fortress-pairs[:...]`` adds the benign twins, linked by
     ``pair_id``), ``wildchat[:NAME_OR_PATH]`` and ``petri:DIR``. Anything
-    else is a file path. ``split`` is used when the spec names none; ``limit`` caps dataset rows.
+    else is a file path. ``split`` is used when the spec names none; ``limit`` caps dataset rows,
+    and of a file or a Petri directory keeps the first ``limit`` prompts (before exclusions, as for
+    a dataset).
     """
+    if limit is not None and limit < 1:
+        raise InputError(f"limit must be at least 1 (got {limit}); leave it out to read everything.")
     text = str(source)
     scheme, sep, rest = text.partition(":")
     if isinstance(source, str) and (sep or text in _SCHEMES) and scheme in _SCHEMES and not Path(text).exists():
@@ -279,10 +284,10 @@ def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None,
         else:
             if not rest:
                 raise InputError("petri: needs a directory of transcript JSON files, e.g. petri:./outputs")
-            loaded = ds.load_petri(rest, lenient=lenient)
+            loaded = _first(ds.load_petri(rest, lenient=lenient), limit)
     else:
-        loaded = read_prompt_file(source, mapping=mapping, lenient=lenient, max_bytes=max_bytes,
-                                  default_label=default_label)
+        loaded = _first(read_prompt_file(source, mapping=mapping, lenient=lenient, max_bytes=max_bytes,
+                                         default_label=default_label), limit)
     if exclude is None or exclude.is_empty():
         return loaded
     kept, excluded, unused = apply_exclusions(loaded.prompts, exclude)
@@ -292,6 +297,15 @@ def load_prompt_set(source: str | Path, *, mapping: ColumnMapping | None = None,
     unused_notes = tuple(f"exclusion id {i!r} matched no prompt" for i in unused)
     return LoadedPrompts(prompts=tuple(kept), warnings=loaded.warnings + unused_notes,
                          excluded=loaded.excluded + tuple(excluded), notes=loaded.notes)
+
+
+def _first(loaded: LoadedPrompts, limit: int | None) -> LoadedPrompts:
+    """The first ``limit`` prompts of a file's, with a note saying how many were left out."""
+    n = len(loaded.prompts)
+    if limit is None or n <= limit:
+        return loaded
+    return replace(loaded, prompts=loaded.prompts[:limit],
+                   notes=loaded.notes + (f"kept the first {limit} of {n} prompts (limit {limit})",))
 
 
 def load_prompts(source: str | Path, *, mapping: ColumnMapping | None = None, split: str | None = None,

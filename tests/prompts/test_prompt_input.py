@@ -631,3 +631,17 @@ def test_pair_id_column_and_its_pair_alias_and_mapping(tmp_path):
     assert "pair" not in got[0].meta
     mapped = load_prompt_set(str(f), mapping=ColumnMapping.parse("pair_id=twin")).prompts
     assert [p.meta.get("pair_id") for p in mapped][::2] == [None, "p1"]
+
+
+def test_limit_keeps_a_files_first_prompts_and_says_so(tmp_path):
+    """--limit caps a local file as it caps a dataset's rows (it was silently ignored for files)."""
+    from monitor.prompts.input import load_prompt_set, load_prompts
+
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps({"id": f"p{i}", "text": f"prompt {i}"}) + "\n" for i in range(5)))
+    loaded = load_prompt_set(str(f), limit=2)
+    assert [p.prompt_id for p in loaded.prompts] == ["p0", "p1"]
+    assert any("first 2 of 5" in n for n in loaded.notes)
+    assert len(load_prompts(str(f), limit=9)) == 5 and not load_prompt_set(str(f), limit=9).notes
+    with pytest.raises(InputError, match="at least 1"):
+        load_prompt_set(str(f), limit=0)
