@@ -105,12 +105,14 @@ def _attention(module, query, key, value, attention_mask, **kwargs):
     # (M, heads, d): the layout the projections wrote, so the gathers below read whole rows.
     q, k, v = query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1)
     result = q.new_empty((q.shape[0], q.shape[1], v.shape[2]))
+    dev = q.device  # layers split over devices (device_map) each get the indices where they run
     for b in p.blocks:
-        qb = q.index_select(0, b.q_index).unflatten(0, (b.U, b.Nq)).transpose(1, 2)
-        kb = k.index_select(0, b.k_index).unflatten(0, (b.U, b.Nk)).transpose(1, 2)
-        vb = v.index_select(0, b.k_index).unflatten(0, (b.U, b.Nk)).transpose(1, 2)
-        out, _ = sdpa_attention_forward(module, qb, kb, vb, b.masks[kind], **kwargs)  # (U, Nq, H, d)
-        result.index_copy_(0, b.targets, out.flatten(0, 1).index_select(0, b.out_slots))
+        k_index = b.k_index.to(dev)
+        qb = q.index_select(0, b.q_index.to(dev)).unflatten(0, (b.U, b.Nq)).transpose(1, 2)
+        kb = k.index_select(0, k_index).unflatten(0, (b.U, b.Nk)).transpose(1, 2)
+        vb = v.index_select(0, k_index).unflatten(0, (b.U, b.Nk)).transpose(1, 2)
+        out, _ = sdpa_attention_forward(module, qb, kb, vb, b.masks[kind].to(dev), **kwargs)  # (U, Nq, H, d)
+        result.index_copy_(0, b.targets.to(dev), out.flatten(0, 1).index_select(0, b.out_slots.to(dev)))
     return result[None], None
 
 
@@ -414,5 +416,5 @@ def _score_pass(model, items: Sequence[Item], part: list[int], layout, device, b
         # not the model's. Never seen with transformers' own decoders; refuse rather than guess.
         _REFUSED.add(model)
         raise NotFlat(f"{state.calls} of {layout.layers} layers attended through the flat pass")
-    lp = _gather_logprobs(logits, flat_rows, targets, device)
+    lp = _gather_logprobs(logits, flat_rows, targets, logits.device)
     return {i: [lp[a:b] for a, b in s] for i, s in spans.items()}
