@@ -229,11 +229,20 @@ def _rust_backend(tokenizer: Any) -> Any:
     cls = type(tokenizer)
     ours = (cls.decode is PreTrainedTokenizerBase.decode and cls._decode is TokenizersBackend._decode
             and cls.__call__ is PreTrainedTokenizerBase.__call__ and cls._encode_plus is TokenizersBackend._encode_plus)
-    if not ours or backend.truncation is not None or backend.padding is not None:
-        return None
-    if bool(backend.encode_special_tokens) != bool(getattr(tokenizer, "split_special_tokens", False)):
+    if not ours or not _backend_state_ok(tokenizer, backend):
         return None
     return backend
+
+
+def _backend_state_ok(tokenizer: Any, backend: Any) -> bool:
+    """The backend pads and truncates nothing and splits special tokens as the tokenizer says.
+
+    transformers leaves the state of its last call on the backend (``tokenizer(text,
+    split_special_tokens=True)`` leaves ``encode_special_tokens`` set, ``truncation=True`` its
+    truncation) and resets it at its next call; so a backend held across calls (a
+    :func:`decode_memo` block's) is checked again before each encode (~0.2 us)."""
+    return (backend.truncation is None and backend.padding is None
+            and bool(backend.encode_special_tokens) == bool(getattr(tokenizer, "split_special_tokens", False)))
 
 
 def _backend_encoder(backend: Any) -> Any:
@@ -257,6 +266,8 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     m = _memo(tokenizer)
     if m is None:
         return _encode_now(tokenizer, _backend_encoder(_rust_backend(tokenizer)), text)
+    if m.encode is not None and not _backend_state_ok(tokenizer, m.backend):
+        return _encode_now(tokenizer, None, text)  # transformers' own call, which resets the backend
     ids = m.encoded.get(text)
     if ids is None:
         ids = m.encoded[text] = tuple(_encode_now(tokenizer, m.encode, text))
