@@ -23,6 +23,7 @@ from itertools import accumulate
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from ..errors import InputError
@@ -150,11 +151,12 @@ def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
     return _ends_from_steps(tokenizer, ids, _window_steps(tokenizer, ids), _decode_all(tokenizer, [ids])[0])
 
 
-def _window_steps(tokenizer: Any, ids: list[int], start: int = 0) -> list[int]:
+def _window_steps(tokenizer: Any, ids: list[int], start: int = 0, m: _Memo | None = None) -> list[int]:
     """For each ``i`` in ``range(start, len(ids))``: the length token ``i`` adds to the decode of
     its (up to ``_WINDOW``) predecessors in ``ids``. A pure function of ``ids[max(0, start - _WINDOW):]``
-    and ``start``."""
-    m = _memo(tokenizer)
+    and ``start``. ``m``: the active memo, if the caller has it at hand."""
+    if m is None:
+        m = _memo(tokenizer)
     if m is None:
         seqs = []
         for i in range(start, len(ids)):
@@ -164,12 +166,17 @@ def _window_steps(tokenizer: Any, ids: list[int], start: int = 0) -> list[int]:
         return [len(texts[k + 1]) - len(texts[k]) for k in range(0, len(texts), 2)]
     # The same through the memo, inlined: ~30 window lookups per seam check.
     memo, backend, steps = m.texts, m.backend, []
+    b = None
     for i in range(start, len(ids)):
         lo = i - _WINDOW if i > _WINDOW else 0
-        before, after = tuple(ids[lo:i]), tuple(ids[lo : i + 1])
-        a = memo.get(before)
-        if a is None:
-            a = memo[before] = _decode_one(tokenizer, backend, ids[lo:i])
+        if lo == 0 and b is not None:
+            a = b  # the window before token i is the previous window with token i - 1
+        else:
+            before = tuple(ids[lo:i])
+            a = memo.get(before)
+            if a is None:
+                a = memo[before] = _decode_one(tokenizer, backend, ids[lo:i])
+        after = tuple(ids[lo : i + 1])
         b = memo.get(after)
         if b is None:
             b = memo[after] = _decode_one(tokenizer, backend, ids[lo : i + 1])
@@ -195,13 +202,22 @@ def _joint_ends(tokenizer: Any, m: _Memo, joint: list[int], split: int) -> list[
     head = tuple(joint[:split])
     steps = m.head_steps.get(head)
     if steps is None:
-        steps = m.head_steps[head] = _window_steps(tokenizer, joint[:split])
+        steps = m.head_steps[head] = _window_steps(tokenizer, joint[:split], 0, m)
     q = min(split, _WINDOW)
     rest = (q, tuple(joint[split - q :]))
     more = m.rest_steps.get(rest)
     if more is None:
-        more = m.rest_steps[rest] = _window_steps(tokenizer, joint[split - q :], q)
-    return _ends_from_steps(tokenizer, joint, steps + more, _decode_all(tokenizer, [joint])[0])
+        more = m.rest_steps[rest] = _window_steps(tokenizer, joint[split - q :], q, m)
+    return _ends_from_steps(tokenizer, joint, steps + more, _decode_in(tokenizer, m, joint))
+
+
+def _decode_in(tokenizer: Any, m: _Memo, ids: list[int]) -> str:
+    """``_decode(tokenizer, ids)`` of int ``ids`` within the memo block ``m`` (the caller's)."""
+    key = tuple(ids)
+    text = m.texts.get(key)
+    if text is None:
+        text = m.texts[key] = _decode_one(tokenizer, m.backend, ids)
+    return text
 
 
 def boundary_for_char(ends: Sequence[int], char_end: int) -> int:
@@ -296,14 +312,15 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
     ids, such as "\n" "\n" for "\n\n"; they say nothing about the phrase's tokenization).
     """
     n = len(context_ids)
+    m = _memo(tokenizer)
+    decode = partial(_decode, tokenizer) if m is None else partial(_decode_in, tokenizer, m)  # of int ids
     tail_ids = [int(i) for i in context_ids[max(0, n - _TAIL) :]]
-    tail = _decode(tokenizer, tail_ids)
+    tail = decode(tail_ids)
     while tail.startswith("\ufffd") and len(tail_ids) > 1:  # window began inside a multi-byte char
         tail_ids = tail_ids[1:]
-        tail = _decode(tokenizer, tail_ids)
+        tail = decode(tail_ids)
     text = phrase if (not tail or tail[-1].isspace()) else " " + phrase
     joint = _encode(tokenizer, tail + text)
-    m = _memo(tokenizer)
     if not joint:
         joint_ends: list[int] = []
     elif m is None:
@@ -314,7 +331,7 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
         keep = len(tail_ids) - cut
         if keep < 0:
             continue
-        kept = tail if keep == len(tail_ids) else _decode(tokenizer, tail_ids[:keep])
+        kept = tail if keep == len(tail_ids) else decode(tail_ids[:keep])
         seam = len(kept)
         if kept != tail[:seam]:  # the cut split a multi-byte character
             continue
@@ -328,7 +345,7 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
             continue
         forced = joint[at:]
         seam_text = tail[seam:] + text
-        if _decode(tokenizer, forced) == seam_text:
+        if decode(forced) == seam_text:
             return ForcedPhrase(n - cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back")
     forced = _encode(tokenizer, text)
     return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")
