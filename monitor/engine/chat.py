@@ -83,7 +83,7 @@ def render_prompt(
 
     ids = tokenize_rendered(tokenizer, text, prompt, special_tokens=special_tokens)  # type: ignore[arg-type]
     opened = markers.open is not None and text.rstrip().endswith(markers.open)
-    return RenderedPrompt(text=text, token_ids=tuple(int(i) for i in ids), think_opened=opened)
+    return RenderedPrompt(text=text, token_ids=tuple(map(int, ids)), think_opened=opened)
 
 
 def detect_think_markers(tokenizer: Any, default: ThinkMarkers = ThinkMarkers()) -> ThinkMarkers:

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from ..errors import InputError
@@ -30,6 +32,7 @@ __all__ = ["Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char"
 
 Alignment = Literal["exact", "cut_back", "unaligned"]
 _TAIL = 16  # context ids decoded for the seam check; merges never reach further back than this
+_WINDOW = 6  # predecessors each token is decoded against in token_end_offsets
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,21 @@ def check_phrase(phrase: str) -> str:
 
 
 class _Memo:
-    """Decoded texts of one tokenizer within a :func:`decode_memo` block, and its Rust backend."""
+    """Per-tokenizer state within a :func:`decode_memo` block: decoded texts, the Rust backend,
+    token_end_offsets' per-token length steps for the seam check's joint encodings (by the ids
+    they depend on), and the special-token strings (:func:`monitor.engine.special.special_strings`)."""
 
-    __slots__ = ("tokenizer", "backend", "texts")
+    __slots__ = ("tokenizer", "backend", "texts", "encode", "encoded", "head_steps", "rest_steps", "specials")
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer  # held so that its id() is not reused while the block lasts
         self.backend = _rust_backend(tokenizer)
         self.texts: dict[tuple[int, ...], str] = {}
+        self.encode = _backend_encoder(self.backend)
+        self.encoded: dict[str, tuple[int, ...]] = {}
+        self.head_steps: dict[tuple[int, ...], list[int]] = {}
+        self.rest_steps: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+        self.specials: tuple[str, ...] | None = None
 
 
 _MEMO: ContextVar[dict[int, _Memo] | None] = ContextVar("monitor_decode_memo", default=None)
@@ -81,6 +91,8 @@ def decode_memo() -> Iterator[None]:
     windows are the rollout's own (the benchmark run decodes 47k windows, 10k distinct). Decoding
     is a pure function of the ids for a given tokenizer, so a memo changes no result; it lives only
     for the block (a tokenizer changed later, e.g. by added tokens, is never served stale text).
+    The block also keeps the tokenizer's special-token strings and the seam check's per-token
+    offset steps (pure functions of the ids too). Do not change the tokenizer inside a block.
     Blocks nest: an inner one shares the outer memo.
     """
     if _MEMO.get() is not None:
@@ -136,21 +148,76 @@ def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
     quadratic prefix decode is used instead.
     """
     ids = [int(i) for i in ids]
-    window = 6
-    seqs = [ids]
-    for i in range(len(ids)):
-        lo = max(0, i - window)
-        seqs += [ids[lo:i], ids[lo : i + 1]]
-    texts = _decode_all(tokenizer, seqs)
-    full = texts[0]
-    offsets: list[int] = []
-    total = 0
-    for i in range(len(ids)):
-        total += len(texts[2 * i + 2]) - len(texts[2 * i + 1])
-        offsets.append(total)
-    if offsets and offsets[-1] == len(full) and all(a <= b for a, b in zip(offsets, offsets[1:])):
+    return _ends_from_steps(tokenizer, ids, _window_steps(tokenizer, ids), _decode_all(tokenizer, [ids])[0])
+
+
+def _window_steps(tokenizer: Any, ids: list[int], start: int = 0, m: _Memo | None = None) -> list[int]:
+    """For each ``i`` in ``range(start, len(ids))``: the length token ``i`` adds to the decode of
+    its (up to ``_WINDOW``) predecessors in ``ids``. A pure function of ``ids[max(0, start - _WINDOW):]``
+    and ``start``. ``m``: the active memo, if the caller has it at hand."""
+    if m is None:
+        m = _memo(tokenizer)
+    if m is None:
+        seqs = []
+        for i in range(start, len(ids)):
+            lo = max(0, i - _WINDOW)
+            seqs += [ids[lo:i], ids[lo : i + 1]]
+        texts = _decode_all(tokenizer, seqs)
+        return [len(texts[k + 1]) - len(texts[k]) for k in range(0, len(texts), 2)]
+    # The same through the memo, inlined: ~30 window lookups per seam check.
+    memo, backend, steps = m.texts, m.backend, []
+    b = None
+    for i in range(start, len(ids)):
+        lo = i - _WINDOW if i > _WINDOW else 0
+        if lo == 0 and b is not None:
+            a = b  # the window before token i is the previous window with token i - 1
+        else:
+            before = tuple(ids[lo:i])
+            a = memo.get(before)
+            if a is None:
+                a = memo[before] = _decode_one(tokenizer, backend, ids[lo:i])
+        after = tuple(ids[lo : i + 1])
+        b = memo.get(after)
+        if b is None:
+            b = memo[after] = _decode_one(tokenizer, backend, ids[lo : i + 1])
+        steps.append(len(b) - len(a))
+    return steps
+
+
+def _ends_from_steps(tokenizer: Any, ids: list[int], steps: list[int], full: str) -> list[int]:
+    """token_end_offsets from the windowed steps of ``ids`` and ``full = decode(ids)``: their running
+    sum where it ends at ``len(full)`` and never decreases, else the exact prefix decode."""
+    offsets = list(accumulate(steps))
+    if offsets and offsets[-1] == len(full) and (len(steps) < 2 or min(steps[1:]) >= 0):
         return offsets
     return [len(t) for t in _decode_all(tokenizer, [ids[: i + 1] for i in range(len(ids))])]
+
+
+def _joint_ends(tokenizer: Any, m: _Memo, joint: list[int], split: int) -> list[int]:
+    """``token_end_offsets(tokenizer, joint)`` within a memo block, its windowed steps cached in two
+    parts: those of the tokens before ``split`` depend on ``joint[:split]`` alone (the re-encoded
+    context tail, the same for every phrase at a boundary), those of the tokens from ``split`` on
+    on ``joint[split - _WINDOW:]`` (the context's last tokens and the phrase: at k = 0 the chat
+    template's end, the same for every prompt). Any ``split`` gives the same steps."""
+    head = tuple(joint[:split])
+    steps = m.head_steps.get(head)
+    if steps is None:
+        steps = m.head_steps[head] = _window_steps(tokenizer, joint[:split], 0, m)
+    q = min(split, _WINDOW)
+    rest = (q, tuple(joint[split - q :]))
+    more = m.rest_steps.get(rest)
+    if more is None:
+        more = m.rest_steps[rest] = _window_steps(tokenizer, joint[split - q :], q, m)
+    return _ends_from_steps(tokenizer, joint, steps + more, _decode_in(tokenizer, m, joint))
+
+
+def _decode_in(tokenizer: Any, m: _Memo, ids: list[int]) -> str:
+    """``_decode(tokenizer, ids)`` of int ``ids`` within the memo block ``m`` (the caller's)."""
+    key = tuple(ids)
+    text = m.texts.get(key)
+    if text is None:
+        text = m.texts[key] = _decode_one(tokenizer, m.backend, ids)
+    return text
 
 
 def boundary_for_char(ends: Sequence[int], char_end: int) -> int:
@@ -178,18 +245,54 @@ def _rust_backend(tokenizer: Any) -> Any:
     cls = type(tokenizer)
     ours = (cls.decode is PreTrainedTokenizerBase.decode and cls._decode is TokenizersBackend._decode
             and cls.__call__ is PreTrainedTokenizerBase.__call__ and cls._encode_plus is TokenizersBackend._encode_plus)
-    if not ours or backend.truncation is not None or backend.padding is not None:
-        return None
-    if bool(backend.encode_special_tokens) != bool(getattr(tokenizer, "split_special_tokens", False)):
+    if not ours or not _backend_state_ok(tokenizer, backend):
         return None
     return backend
 
 
+def _backend_state_ok(tokenizer: Any, backend: Any) -> bool:
+    """The backend pads and truncates nothing and splits special tokens as the tokenizer says.
+
+    transformers leaves the state of its last call on the backend (``tokenizer(text,
+    split_special_tokens=True)`` leaves ``encode_special_tokens`` set, ``truncation=True`` its
+    truncation) and resets it at its next call; so a backend held across calls (a
+    :func:`decode_memo` block's) is checked again before each encode (~0.2 us)."""
+    return (backend.truncation is None and backend.padding is None
+            and bool(backend.encode_special_tokens) == bool(getattr(tokenizer, "split_special_tokens", False)))
+
+
+def _backend_encoder(backend: Any) -> Any:
+    """``text -> ids`` through the backend, ``backend.encode(text, add_special_tokens=False).ids``.
+
+    ``encode_batch_fast`` on a one-text batch runs the same encode without computing the char
+    offsets, which nothing here reads (~3 us of a ~17 us encode of a seam-check text, ~10 of ~42
+    of a rendered prompt); it pads nothing (no padding, see :func:`_rust_backend`)."""
+    if backend is None:
+        return None
+    fast = getattr(backend, "encode_batch_fast", None)
+    if fast is None:
+        return lambda text: backend.encode(text, add_special_tokens=False).ids
+    return lambda text: fast([text], add_special_tokens=False)[0].ids
+
+
 def _encode(tokenizer: Any, text: str) -> list[int]:
+    """``tokenizer(text, add_special_tokens=False)["input_ids"]``, through the Rust backend where
+    that is the same call, and once per text within a :func:`decode_memo` block (k = 0 encodes the
+    same opening marker after every prompt)."""
     m = _memo(tokenizer)
-    backend = m.backend if m is not None else _rust_backend(tokenizer)
-    if backend is not None:
-        return list(backend.encode(text, add_special_tokens=False).ids)
+    if m is None:
+        return _encode_now(tokenizer, _backend_encoder(_rust_backend(tokenizer)), text)
+    if m.encode is not None and not _backend_state_ok(tokenizer, m.backend):
+        return _encode_now(tokenizer, None, text)  # transformers' own call, which resets the backend
+    ids = m.encoded.get(text)
+    if ids is None:
+        ids = m.encoded[text] = tuple(_encode_now(tokenizer, m.encode, text))
+    return list(ids)
+
+
+def _encode_now(tokenizer: Any, encode: Any, text: str) -> list[int]:
+    if encode is not None:
+        return list(encode(text))
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
@@ -209,28 +312,40 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
     ids, such as "\n" "\n" for "\n\n"; they say nothing about the phrase's tokenization).
     """
     n = len(context_ids)
+    m = _memo(tokenizer)
+    decode = partial(_decode, tokenizer) if m is None else partial(_decode_in, tokenizer, m)  # of int ids
     tail_ids = [int(i) for i in context_ids[max(0, n - _TAIL) :]]
-    tail = _decode(tokenizer, tail_ids)
+    tail = decode(tail_ids)
     while tail.startswith("\ufffd") and len(tail_ids) > 1:  # window began inside a multi-byte char
         tail_ids = tail_ids[1:]
-        tail = _decode(tokenizer, tail_ids)
+        tail = decode(tail_ids)
     text = phrase if (not tail or tail[-1].isspace()) else " " + phrase
     joint = _encode(tokenizer, tail + text)
-    joint_ends = token_end_offsets(tokenizer, joint) if joint else []
+    if not joint:
+        joint_ends: list[int] = []
+    elif m is None:
+        joint_ends = token_end_offsets(tokenizer, joint)
+    else:
+        joint_ends = _joint_ends(tokenizer, m, joint, min(len(tail_ids), len(joint)))
     for cut in (0, 1) if allow_cut_back else (0,):
         keep = len(tail_ids) - cut
         if keep < 0:
             continue
-        kept = tail if keep == len(tail_ids) else _decode(tokenizer, tail_ids[:keep])
+        kept = tail if keep == len(tail_ids) else decode(tail_ids[:keep])
         seam = len(kept)
         if kept != tail[:seam]:  # the cut split a multi-byte character
             continue
-        m = 0 if seam == 0 else next((k + 1 for k, e in enumerate(joint_ends) if e == seam), None)
-        if m is None or m >= len(joint):
+        if seam == 0:
+            at = 0
+        elif seam in joint_ends:
+            at = joint_ends.index(seam) + 1  # just past the first token that ends at the seam
+        else:
             continue
-        forced = joint[m:]
+        if at >= len(joint):
+            continue
+        forced = joint[at:]
         seam_text = tail[seam:] + text
-        if _decode(tokenizer, forced) == seam_text:
+        if decode(forced) == seam_text:
             return ForcedPhrase(n - cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back")
     forced = _encode(tokenizer, text)
     return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")

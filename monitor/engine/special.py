@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import InputError
-from .forcing import _encode
+from .forcing import _encode, _memo
 from ..prompts.record import Prompt
 
 __all__ = ["SpecialTokens", "special_strings", "special_strings_in", "tokenize_rendered"]
@@ -23,7 +23,20 @@ SpecialTokens = Literal["text", "parse"]
 
 
 def special_strings(tokenizer: Any) -> list[str]:
-    """Strings the tokenizer turns into one added/special token wherever they appear (longest first)."""
+    """Strings the tokenizer turns into one added/special token wherever they appear (longest first).
+
+    Within a :func:`~monitor.engine.forcing.decode_memo` block they are collected once per
+    tokenizer (a prompt set renders every prompt against the same tokenizer); outside one, every
+    call reads the tokenizer afresh, so a token added later is always seen."""
+    m = _memo(tokenizer)
+    if m is None:
+        return _special_strings(tokenizer)
+    if m.specials is None:
+        m.specials = tuple(_special_strings(tokenizer))
+    return list(m.specials)
+
+
+def _special_strings(tokenizer: Any) -> list[str]:
     found = set(getattr(tokenizer, "all_special_tokens", None) or [])
     for t in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
         content = getattr(t, "content", None)
