@@ -280,7 +280,7 @@ def score_packed_batch(
 
     if tree_supported(model):
         try:
-            return score_tree(model, items, memory_budget_mb=memory_budget_mb, max_tokens=max_tokens)
+            return score_tree(model, items, memory_budget_mb=memory_budget_mb)  # its own pass size; max_rows/max_tokens shape rows
         except NotFlat as e:
             log.warning("Scoring in padded rows instead of one flat pass: %s.", e)
     for seq, qs in items:

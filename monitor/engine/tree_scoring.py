@@ -307,7 +307,7 @@ def _block(units: dict[int, _Unit], members: list[int], layout, device) -> _Bloc
                   t(out_slots).to(device), t(q_index.reshape(-1)[out_slots]).to(device), U, Nq, Nk)
 
 
-def score_tree(model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_tokens: int = 2048) -> list[list[np.ndarray]]:
+def score_tree(model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_tokens: int = 3072) -> list[list[np.ndarray]]:
     """Per-token log-probs for each item's queries, as :func:`score_packed` gives one item at a
     time: ``items[i] = (seq_ids, queries)``, result ``[i][j]`` for ``items[i][1][j]``. Needs
     :func:`tree_supported`. Passes hold up to ``max_tokens`` flat positions; out of memory halves
@@ -374,6 +374,58 @@ def _split(items: Sequence[Item], todo: list[int], layout, budget: int, max_toke
     return parts
 
 
+def _last_layer_mlp(model) -> Any:
+    """The MLP of the model's last decoder layer (``....layers[-1].mlp``), or None if not found."""
+    layers = None
+    for m in model.modules():
+        if hasattr(m, "layers") and len(getattr(m, "layers")) == model_layout(model).layers:
+            layers = m.layers
+            break
+    mlp = getattr(layers[-1], "mlp", None) if layers else None
+    return mlp if hasattr(mlp, "register_forward_pre_hook") else None
+
+
+@contextmanager
+def _last_mlp_rows(model, rows: list[int], M: int):
+    """Within the block, the last decoder layer's MLP runs on ``rows`` of the flat pass only (in
+    this thread): after that layer only the head reads hidden states, and only at those rows; the
+    other rows keep the residual alone (never read). The MLP is most of a layer's work; at k = 0
+    a fifth of the positions are read."""
+    mlp = _last_layer_mlp(model)
+    if mlp is None or len(rows) == M:
+        yield
+        return
+    import torch
+
+    me = threading.get_ident()
+    index = torch.tensor(rows, dtype=torch.long)
+    active: list[Any] = []
+
+    def pre(_module, args):
+        h = args[0] if args else None
+        if threading.get_ident() != me or active or h is None or getattr(h, "dim", lambda: 0)() != 3 or tuple(h.shape[:2]) != (1, M):
+            return None
+        active.append(h)
+        return (h.index_select(1, index.to(h.device)),) + tuple(args[1:])
+
+    def post(_module, _args, out):
+        if threading.get_ident() != me or not active:
+            return None
+        h = active.pop()
+        if not isinstance(out, torch.Tensor):  # e.g. a mixture of experts returning router logits too
+            raise NotFlat(f"the last layer's MLP returns {type(out).__name__}, not hidden states alone")
+        full = h.new_zeros(h.shape[:2] + out.shape[2:])
+        full.index_copy_(1, index.to(out.device), out)
+        return full
+
+    handles = [mlp.register_forward_pre_hook(pre), mlp.register_forward_hook(post)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def _score_pass(model, items: Sequence[Item], part: list[int], layout, device, budget: int) -> dict[int, list[np.ndarray]]:
     import torch
 
@@ -404,7 +456,7 @@ def _score_pass(model, items: Sequence[Item], part: list[int], layout, device, b
     state = _Pass(blocks, markers)
     token = _ACTIVE.set(state)
     try:
-        with torch.inference_mode(), _flat_attention(model):
+        with torch.inference_mode(), _flat_attention(model), _last_mlp_rows(model, keep, len(lay.ids)):
             logits = model(
                 input_ids=ids, position_ids=pos, attention_mask=attention_mask,
                 logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,

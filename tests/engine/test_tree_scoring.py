@@ -234,3 +234,24 @@ def test_an_item_too_big_for_one_block_is_scored_alone_in_chunks(monkeypatch, sp
     got = ts.score_tree(model, items, memory_budget_mb=budget_mb)
     assert alone == [400] and spy
     assert _max_diff(got, [real(model, s, q) for s, q in items]) < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["qwen3", "gemma3"])
+def test_the_last_layers_mlp_runs_on_the_read_rows_only(kind):
+    """After the last layer only the head reads hidden states, at the read rows: its MLP (most of
+    a layer's work) sees those rows alone, and the log-probs are unchanged (Gemma 3 also norms the
+    MLP's output before the residual)."""
+    model = tiny_model(kind, vocab_size=VOCAB)
+    items = _sharing_items(10)
+    mlp = ts._last_layer_mlp(model)
+    assert mlp is model.model.layers[-1].mlp
+    seen = []
+    handle = mlp.register_forward_hook(lambda m, args, out: seen.append((args[0].shape[1], out.shape[1])))
+    try:
+        got = ts.score_tree(model, items, max_tokens=10**6)
+    finally:
+        handle.remove()
+    flat = ts._lay_out(items, [i for i, (_, q) in enumerate(items) if q])
+    reads = {p for r in flat.reads.values() for at, _ in r for p in at}
+    assert seen == [(len(reads), len(reads))] and len(reads) < len(flat.ids)
+    assert _max_diff(got, [score_packed(model, s, q) for s, q in items]) < 1e-5
