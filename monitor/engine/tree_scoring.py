@@ -413,6 +413,7 @@ def _last_mlp_rows(model, rows: list[int], M: int):
             return None
         h = active.pop()
         if not isinstance(out, torch.Tensor):  # e.g. a mixture of experts returning router logits too
+            _REFUSED.add(model)
             raise NotFlat(f"the last layer's MLP returns {type(out).__name__}, not hidden states alone")
         full = h.new_zeros(h.shape[:2] + out.shape[2:])
         full.index_copy_(1, index.to(out.device), out)
