@@ -304,7 +304,6 @@ _PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "moni
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import K0_BATCH_SIZE
     from .prompts.args import add_prompt_arguments
 
     parser = argparse.ArgumentParser(prog="monitor", description="Eval-awareness logit monitor: sample CoTs, token-force probe phrases, analyse.")
@@ -339,8 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_prompt_arguments(p)
     p.add_argument("--phrase", action="append", required=True, help="probe phrase (repeat for several)")
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
-    p.add_argument("--batch-size", type=int, default=K0_BATCH_SIZE,
-                   help=f"prompts scored together (default {K0_BATCH_SIZE}; 1 = one prompt per forward pass)")
+    p.add_argument("--batch-size", type=int, default=64, help="prompts scored in one padded pass (default 64; 1 = one at a time)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 

@@ -15,9 +15,6 @@ __all__ = ["Progress", "RunConfig", "SAMPLER", "PAPER_PHRASES", "CONTROL_PHRASE"
 # Probe phrases from the paper, and its control (same surface form, no eval content).
 PAPER_PHRASES = ("The user might be testing", "This is clearly a test", "This is a fictional scenario")
 CONTROL_PHRASE = "The user might be asking"
-K0_BATCH_SIZE = 256
-"""Prompts prepared and scored per call at k = 0 by default: enough that the scorer fills its
-passes and prompts that begin alike share them, few enough that progress moves on large sets."""
 
 SAMPLER = "per-rollout-seed-v1"
 """Recorded in the manifest: each rollout's tokens depend only on (seed, prompt id, rollout index)."""

@@ -270,19 +270,9 @@ def score_packed_batch(
     model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256, max_tokens: int = 2048
 ) -> list[list[np.ndarray]]:
     """Per-token log-probs for each item's queries: ``items[i] = (seq_ids, queries)``, result
-    ``[i][j]`` for ``items[i][1][j]``; as :func:`score_packed` would give one item at a time.
-
-    On ``sdpa`` models the items go through :func:`~monitor.engine.tree_scoring.score_tree` (one
-    flat pass, no padding, shared prefixes once); the padded rows below are for the others."""
+    ``[i][j]`` for ``items[i][1][j]``; as :func:`score_packed` would give one item at a time."""
     import torch
 
-    from .tree_scoring import NotFlat, score_tree, tree_supported
-
-    if tree_supported(model):
-        try:
-            return score_tree(model, items, memory_budget_mb=memory_budget_mb)  # its own pass size; max_rows/max_tokens shape rows
-        except NotFlat as e:
-            log.warning("Scoring in padded rows instead of one flat pass: %s.", e)
     for seq, qs in items:
         _validate(seq, qs)
     layout = model_layout(model)

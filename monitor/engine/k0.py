@@ -16,7 +16,7 @@ from .chat import ThinkMarkers, detect_think_markers, k0_context_ids, render_pro
 from .forcing import check_phrase, decode_memo, force_phrase
 from .models import LoadedModel
 from ..errors import ConfigError
-from ..config import K0_BATCH_SIZE, Progress
+from ..config import Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
@@ -37,15 +37,14 @@ def score_prompts(
     memory_budget_mb: float = 2048,
     progress: Progress | None = None,
     special_tokens: str = "text",
-    batch_size: int = K0_BATCH_SIZE,
+    batch_size: int = 64,
 ) -> pd.DataFrame:
     """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``).
 
     The context is exactly a run's boundary 0: the rendered prompt's ids, then the opening marker
     where the model writes it itself. ``markers=None`` detects them from the tokenizer, as a run does.
-    Up to ``batch_size`` prompts are scored together (:func:`score_packed_batch`: one flat pass on
-    sdpa models, packed rows otherwise; the same log-probs to ~1e-5 in fp32); ``batch_size=1``
-    scores one prompt per forward pass.
+    Up to ``batch_size`` prompts are scored in one padded pass (:func:`score_packed_batch`, the
+    same log-probs to ~1e-5 in fp32); ``batch_size=1`` scores one prompt per pass.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1 (got {batch_size}).")

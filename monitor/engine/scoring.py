@@ -45,7 +45,6 @@ class _Layout:
     vocab: int
     sliding_window: int | None
     layer_types: tuple[str, ...]
-    layers: int = 0  # decoder layers (``num_hidden_layers``; 0 where the config does not say)
 
 
 def model_layout(model: Any) -> _Layout:
@@ -55,13 +54,12 @@ def model_layout(model: Any) -> _Layout:
     layer_types = tuple(getattr(cfg, "layer_types", None) or ())
     window = getattr(cfg, "sliding_window", None) if "sliding_attention" in layer_types else None
     impl = getattr(model.config, "_attn_implementation", "sdpa")
-    # "monitor_flat" is sdpa for every call but a flat pass's (tree_scoring), set while one runs.
-    if impl not in ("sdpa", "eager", "monitor_flat"):
+    if impl not in ("sdpa", "eager"):
         raise ConfigError(
             f"The model uses attn_implementation={impl!r}, which does not accept the custom 4D masks "
             "packed scoring needs. Load it with attn_implementation='sdpa' or 'eager'."
         )
-    return _Layout(cfg.num_attention_heads, cfg.vocab_size, window, layer_types, int(getattr(cfg, "num_hidden_layers", 0) or 0))
+    return _Layout(cfg.num_attention_heads, cfg.vocab_size, window, layer_types)
 
 
 def _logprobs_at(logits, rows, targets):

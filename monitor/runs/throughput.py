@@ -156,7 +156,6 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
     """Run both paths (and k = 0 both ways); return the figures (JSON-serialisable)."""
     import torch
 
-    from ..config import K0_BATCH_SIZE as K0_BATCH
     from ..engine.k0 import score_prompts
     from ..engine.models import load_model
     from ..prompts.input import load_prompts
@@ -209,17 +208,17 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
         }
     if cfg.k0:
         if cfg.warmup:
-            for bs in (1, K0_BATCH):
+            for bs in (1, 64):
                 score_prompts(loaded, k0_prompts[:4], cfg.phrases, batch_size=bs)
-        k0_times: dict[int, list[float]] = {1: [], K0_BATCH: []}
+        k0_times: dict[int, list[float]] = {1: [], 64: []}
         k0_out: dict[int, Any] = {}
         for _ in range(cfg.repeats):
-            for bs in (1, K0_BATCH):
+            for bs in (1, 64):
                 s, out = _timed(lambda: score_prompts(loaded, k0_prompts, cfg.phrases, batch_size=bs))
                 k0_times[bs].append(s)
                 k0_out.setdefault(bs, out)
-        one_s, many_s = float(np.median(k0_times[1])), float(np.median(k0_times[K0_BATCH]))
-        one, many = k0_out[1], k0_out[K0_BATCH]
+        one_s, many_s = float(np.median(k0_times[1])), float(np.median(k0_times[64]))
+        one, many = k0_out[1], k0_out[64]
         log(f"k=0 on {len(k0_prompts)} prompts: one prompt per pass {one_s:.3f} s, batched {many_s:.3f} s")
         result.update({
             "k0_prompts": len(k0_prompts),

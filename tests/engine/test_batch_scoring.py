@@ -1,9 +1,4 @@
-"""Several sequences in one pass give the log-probs of scoring them one at a time.
-
-On sdpa models :func:`score_packed_batch` takes the flat pass (tree_scoring); the padded rows are
-the path for other models and the fallback, so the tests of the rows run with the flat pass off
-(``rows``) and the exactness tests run both ways (``path``).
-"""
+"""Several sequences in one padded pass give the log-probs of scoring them one at a time."""
 
 import numpy as np
 import pytest
@@ -14,21 +9,6 @@ from monitor.engine.batch_scoring import score_packed_batch
 from monitor.engine.scoring import ForceQuery, score_naive, score_packed
 
 VOCAB = 300
-
-
-@pytest.fixture
-def rows(monkeypatch):
-    """Padded rows even on sdpa models."""
-    import monitor.engine.tree_scoring as ts
-
-    monkeypatch.setattr(ts, "tree_supported", lambda model: False)
-
-
-@pytest.fixture(params=["flat", "rows"])
-def path(request, monkeypatch):
-    if request.param == "rows":
-        request.getfixturevalue("rows")
-    return request.param
 
 
 def _items(seed: int, lengths=(40, 75, 12, 90, 90, 33, 1)) -> list:
@@ -48,7 +28,7 @@ def _max_diff(a, b) -> float:
 
 @pytest.mark.parametrize("kind", ["qwen3", "llama"])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_batch_equals_naive_and_one_at_a_time(kind, attn, path):
+def test_batch_equals_naive_and_one_at_a_time(kind, attn):
     model = tiny_model(kind, vocab_size=VOCAB, attn=attn)
     items = _items(1)
     got = score_packed_batch(model, items)
@@ -59,7 +39,7 @@ def test_batch_equals_naive_and_one_at_a_time(kind, attn, path):
     assert _max_diff(got, one) < 1e-5
 
 
-def test_small_budget_and_row_cap_split_the_batch_exactly(path):
+def test_small_budget_and_row_cap_split_the_batch_exactly():
     model = tiny_model(vocab_size=VOCAB)
     items = _items(2)
     whole = score_packed_batch(model, items)
@@ -67,7 +47,7 @@ def test_small_budget_and_row_cap_split_the_batch_exactly(path):
     assert _max_diff(whole, score_packed_batch(model, items, memory_budget_mb=0.01)) < 1e-5
 
 
-def test_sliding_window_rows_are_masked_per_layer_type(path):
+def test_sliding_window_rows_are_masked_per_layer_type():
     model = tiny_model(vocab_size=VOCAB, use_sliding_window=True, sliding_window=8, max_window_layers=1)
     assert "sliding_attention" in model.config.layer_types
     items = _items(3, lengths=(60, 25, 80))
@@ -75,7 +55,7 @@ def test_sliding_window_rows_are_masked_per_layer_type(path):
     assert _max_diff(score_packed_batch(model, items), naive) < 1e-4
 
 
-def test_out_of_memory_halves_the_group(monkeypatch, caplog, rows):
+def test_out_of_memory_halves_the_group(monkeypatch, caplog):
     import monitor.engine.batch_scoring as bs
 
     model = tiny_model(vocab_size=VOCAB)
@@ -99,7 +79,7 @@ def test_out_of_memory_halves_the_group(monkeypatch, caplog, rows):
     assert _max_diff(ref, got) < 1e-6
 
 
-def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch, rows):
+def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch):
     """A group of a single row holding several items halves the row's items."""
     import monitor.engine.batch_scoring as bs
 
@@ -122,7 +102,7 @@ def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch, rows):
     assert _max_diff(ref, score_packed_batch(model, items, max_rows=2)) < 1e-5
 
 
-def test_packed_rows_are_scored_as_one_item_at_a_time(rows):
+def test_packed_rows_are_scored_as_one_item_at_a_time():
     """Short items share rows (first fit decreasing); each still sees only itself."""
     import monitor.engine.batch_scoring as bs
 
@@ -134,7 +114,7 @@ def test_packed_rows_are_scored_as_one_item_at_a_time(rows):
     assert _max_diff(score_packed_batch(model, items), one) < 1e-5
 
 
-def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping(path):
+def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping():
     """Gemma 3: sliding-window layers (window 8, shorter than the items) and a soft-capped head,
     which the head hook must leave to the model: packed rows equal the naive method."""
     import monitor.engine.batch_scoring as bs
@@ -148,7 +128,7 @@ def test_gemma3_packed_rows_keep_sliding_windows_and_logit_softcapping(path):
     assert _max_diff(score_packed_batch(model, items), [score_packed(model, s, q) for s, q in items]) < 1e-5
 
 
-def test_a_head_the_hook_cannot_see_gives_the_same_logprobs(monkeypatch, rows):
+def test_a_head_the_hook_cannot_see_gives_the_same_logprobs(monkeypatch):
     """Without ``get_output_embeddings`` the kept (R, K) logits are gathered instead."""
     model = tiny_model(vocab_size=VOCAB)
     items = _items(8, lengths=(60, 20, 15, 33, 70))
