@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 Item = tuple[Sequence[int], Sequence[ForceQuery]]
 _LSE_BLOCK = 64  # logits rows normalised per logsumexp call (see _gather_logprobs)
+# Rows at least this long (where that pads less, see score_packed_batch), so that many short items
+# (prompts at k = 0) pack several to a row and leave little padding at a row's end: on the 160 demo prompts at k = 0 the rows held 9.6k tokens for
+# 9.1k real ones instead of 10.6k, and the scoring pass took 0.118 s instead of 0.134 s (interleaved
+# medians of 15, 2 threads); longer minimums (192, 256) were slower, their masks grow as N^2.
+MIN_ROW = 128
 
 
 def _row(seq_ids: Sequence[int], queries: Sequence[ForceQuery]) -> tuple[int, _Copies]:
@@ -225,8 +230,10 @@ class _Group:
     kept: int = 0
 
 
-def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows: int, max_tokens: int) -> list[list[list[int]]]:
-    """Groups of rows of item indices: first fit decreasing into rows as long as each group's longest item.
+def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows: int, max_tokens: int,
+          min_row: int = 0) -> list[list[list[int]]]:
+    """Groups of rows of item indices: first fit decreasing into rows as long as each group's longest
+    item, and at least ``min_row`` tokens.
 
     Items are taken longest first; each goes into the first row of any group with room left for
     it (the padding it replaces is computed anyway, so filling it costs nothing but its logits),
@@ -258,7 +265,7 @@ def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows:
         g = groups[-1] if groups else None
         R = len(g.rows) + 1 if g else 0
         if g is None or R > max_rows or R * g.n > max_tokens or _estimate(R, g.n, g.kept + k, layout) > budget:
-            g = _Group(n)
+            g = _Group(max(n, min(min_row, max_tokens)))
             groups.append(g)
         g.rows.append([i])
         g.fill.append(n)
@@ -266,8 +273,15 @@ def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows:
     return [g.rows for g in groups]
 
 
+def _padded(items: Sequence[Item], plan: list[list[list[int]]]) -> int:
+    """Tokens the plan's passes compute: each group's rows x its longest row (as _score_group lays them out)."""
+    size = {i: _row(*items[i]) for g in plan for r in g for i in r}
+    return sum(len(g) * max(sum(size[i][0] + len(size[i][1].tok) for i in r) for r in g) for g in plan)
+
+
 def score_packed_batch(
-    model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256, max_tokens: int = 2048
+    model: Any, items: Sequence[Item], *, memory_budget_mb: float = 2048, max_rows: int = 256, max_tokens: int = 2048,
+    min_row: int = MIN_ROW,
 ) -> list[list[np.ndarray]]:
     """Per-token log-probs for each item's queries: ``items[i] = (seq_ids, queries)``, result
     ``[i][j]`` for ``items[i][1][j]``; as :func:`score_packed` would give one item at a time."""
@@ -279,7 +293,11 @@ def score_packed_batch(
     device = model.get_input_embeddings().weight.device
     results: dict[int, list[np.ndarray]] = {i: [] for i, (_, qs) in enumerate(items) if not qs}
     todo = [i for i, (_, qs) in enumerate(items) if qs]
-    pending = _plan(items, todo, layout, int(memory_budget_mb * 2**20), max_rows, max_tokens)
+    budget = int(memory_budget_mb * 2**20)
+    # Rows of at least ``min_row`` tokens pack short items more tightly when there are many of them
+    # and waste a row's end when there are few: the plan with fewer padded tokens is taken.
+    pending = min((_plan(items, todo, layout, budget, max_rows, max_tokens, m) for m in {0, min_row}),
+                  key=lambda plan: (_padded(items, plan), -len(plan)))
     while pending:
         rows = pending.pop(0)
         try:

@@ -88,7 +88,7 @@ def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch):
     # Lengths with copies 102, 60, 21, 21: rows [A] and [D, B, C] of one group at max_rows=2.
     items = [(g.integers(0, VOCAB, n).tolist(), [ForceQuery(n, tuple(int(x) for x in g.integers(0, VOCAB, L)))])
              for n, L in ((100, 3), (20, 2), (20, 2), (59, 2))]
-    plan = bs._plan(items, list(range(4)), bs.model_layout(model), 2**30, 2, 10**6)
+    plan = bs._plan(items, list(range(4)), bs.model_layout(model), 2**30, 2, 10**6)  # rows as long as the longest item
     assert plan == [[[0], [3, 1, 2]]]
     ref = [score_packed(model, s, q) for s, q in items]
     real = bs._score_group
@@ -99,7 +99,7 @@ def test_one_packed_row_splits_its_items_when_out_of_memory(monkeypatch):
         return real(model, items, rows, *a)
 
     monkeypatch.setattr(bs, "_score_group", flaky)
-    assert _max_diff(ref, score_packed_batch(model, items, max_rows=2)) < 1e-5
+    assert _max_diff(ref, score_packed_batch(model, items, max_rows=2, min_row=0)) < 1e-5
 
 
 def test_packed_rows_are_scored_as_one_item_at_a_time():
@@ -135,3 +135,35 @@ def test_a_head_the_hook_cannot_see_gives_the_same_logprobs(monkeypatch):
     hooked = score_packed_batch(model, items)
     monkeypatch.setattr(model, "get_output_embeddings", lambda: None)
     assert _max_diff(hooked, score_packed_batch(model, items)) < 1e-5
+
+
+def test_a_minimum_row_length_packs_short_items_with_less_padding(monkeypatch):
+    """Rows of at least MIN_ROW tokens hold several short items where that pads less; each item
+    still sees only itself."""
+    import monitor.engine.batch_scoring as bs
+
+    model = tiny_model(vocab_size=VOCAB)
+    items = _items(9, lengths=(30, 25, 40, 12, 50, 20, 33, 18, 27, 45))
+    todo = [i for i, (_, q) in enumerate(items) if q]
+    layout = bs.model_layout(model)
+
+    def padded(plan):
+        info = {i: bs._row(*items[i]) for g in plan for r in g for i in r}
+        return sum(len(g) * max(sum(info[i][0] + len(info[i][1].tok) for i in r) for r in g) for g in plan)
+
+    tight = bs._plan(items, todo, layout, 2**30, 256, 2048)
+    wide = bs._plan(items, todo, layout, 2**30, 256, 2048, bs.MIN_ROW)
+    assert max(len(r) for g in wide for r in g) > 2
+    assert padded(tight) == bs._padded(items, tight) and padded(wide) == bs._padded(items, wide)
+    # Ten items: the tight rows pad less here (468 tokens against 512), so they are the plan taken.
+    assert padded(tight) < padded(wide)
+    taken = []
+    real = bs._score_group
+    monkeypatch.setattr(bs, "_score_group", lambda m, it, rows, *a: taken.append(rows) or real(m, it, rows, *a))
+    one = [score_packed(model, s, q) for s, q in items]
+    assert _max_diff(score_packed_batch(model, items), one) < 1e-5
+    assert taken == tight
+    many = _items(10, lengths=tuple(range(12, 80, 3)) * 3)  # 69 short items: the wide rows pad less
+    todo = [i for i, (_, q) in enumerate(many) if q]
+    assert bs._padded(many, bs._plan(many, todo, layout, 2**30, 256, 2048, bs.MIN_ROW)) < bs._padded(many, bs._plan(many, todo, layout, 2**30, 256, 2048))
+    assert _max_diff(score_packed_batch(model, many), [score_packed(model, s, q) for s, q in many]) < 1e-5
