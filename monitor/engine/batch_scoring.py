@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 Item = tuple[Sequence[int], Sequence[ForceQuery]]
 _LSE_BLOCK = 64  # logits rows normalised per logsumexp call (see _gather_logprobs)
 # Rows at least this long (where that pads less, see score_packed_batch), so that many short items
-# (prompts at k = 0) pack several to a row and leave little padding at a row's end: on the 160 demo prompts at k = 0 the rows held 9.6k tokens for
-# 9.1k real ones instead of 10.6k, and the scoring pass took 0.118 s instead of 0.134 s (interleaved
-# medians of 15, 2 threads); longer minimums (192, 256) were slower, their masks grow as N^2.
+# (prompts at k = 0) pack several to a row and leave little padding at a row's end: on the 160
+# demo prompts at k = 0 the rows held 9.6k tokens for 9.1k real ones instead of 10.6k, and the
+# scoring pass took 0.118 s instead of 0.134 s (interleaved medians of 15, 2 threads); longer
+# minimums (192, 256) were slower, their masks grow as N^2.
 MIN_ROW = 128
 
 
@@ -230,8 +231,17 @@ class _Group:
     kept: int = 0
 
 
+def _sizes(items: Sequence[Item], todo: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Each item's row tokens (sequence prefix + copies) and kept logits rows."""
+    size = {}
+    for i in todo:
+        T, c = _row(*items[i])
+        size[i] = (T + len(c.tok), _kept_rows(items[i][1], c))
+    return size
+
+
 def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows: int, max_tokens: int,
-          min_row: int = 0) -> list[list[list[int]]]:
+          min_row: int = 0, size: dict[int, tuple[int, int]] | None = None) -> list[list[list[int]]]:
     """Groups of rows of item indices: first fit decreasing into rows as long as each group's longest
     item, and at least ``min_row`` tokens.
 
@@ -242,10 +252,7 @@ def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows:
     per-pass overhead it saves), rows by ``max_rows``, and the estimate by the budget. The group's
     row length never grows, so its attention cost is fixed when it opens.
     """
-    size = {}
-    for i in todo:
-        T, c = _row(*items[i])
-        size[i] = (T + len(c.tok), _kept_rows(items[i][1], c))
+    size = size if size is not None else _sizes(items, todo)
     groups: list[_Group] = []
     for i in sorted(todo, key=lambda i: (-size[i][0], i)):
         n, k = size[i]
@@ -273,10 +280,10 @@ def _plan(items: Sequence[Item], todo: list[int], layout, budget: int, max_rows:
     return [g.rows for g in groups]
 
 
-def _padded(items: Sequence[Item], plan: list[list[list[int]]]) -> int:
-    """Tokens the plan's passes compute: each group's rows x its longest row (as _score_group lays them out)."""
-    size = {i: _row(*items[i]) for g in plan for r in g for i in r}
-    return sum(len(g) * max(sum(size[i][0] + len(size[i][1].tok) for i in r) for r in g) for g in plan)
+def _padded(plan: list[list[list[int]]], size: dict[int, tuple[int, int]]) -> int:
+    """Tokens the plan's passes compute: each group's rows x its longest row (as _score_group lays
+    them out); ``size`` from :func:`_sizes`."""
+    return sum(len(g) * max(sum(size[i][0] for i in r) for r in g) for g in plan)
 
 
 def score_packed_batch(
@@ -296,8 +303,9 @@ def score_packed_batch(
     budget = int(memory_budget_mb * 2**20)
     # Rows of at least ``min_row`` tokens pack short items more tightly when there are many of them
     # and waste a row's end when there are few: the plan with fewer padded tokens is taken.
-    pending = min((_plan(items, todo, layout, budget, max_rows, max_tokens, m) for m in {0, min_row}),
-                  key=lambda plan: (_padded(items, plan), -len(plan)))
+    size = _sizes(items, todo)
+    pending = min((_plan(items, todo, layout, budget, max_rows, max_tokens, m, size) for m in {0, min_row}),
+                  key=lambda plan: (_padded(plan, size), -len(plan)))
     while pending:
         rows = pending.pop(0)
         try:

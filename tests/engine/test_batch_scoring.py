@@ -154,7 +154,7 @@ def test_a_minimum_row_length_packs_short_items_with_less_padding(monkeypatch):
     tight = bs._plan(items, todo, layout, 2**30, 256, 2048)
     wide = bs._plan(items, todo, layout, 2**30, 256, 2048, bs.MIN_ROW)
     assert max(len(r) for g in wide for r in g) > 2
-    assert padded(tight) == bs._padded(items, tight) and padded(wide) == bs._padded(items, wide)
+    assert padded(tight) == bs._padded(tight, bs._sizes(items, todo)) and padded(wide) == bs._padded(wide, bs._sizes(items, todo))
     # Ten items: the tight rows pad less here (468 tokens against 512), so they are the plan taken.
     assert padded(tight) < padded(wide)
     taken = []
@@ -165,5 +165,6 @@ def test_a_minimum_row_length_packs_short_items_with_less_padding(monkeypatch):
     assert taken == tight
     many = _items(10, lengths=tuple(range(12, 80, 3)) * 3)  # 69 short items: the wide rows pad less
     todo = [i for i, (_, q) in enumerate(many) if q]
-    assert bs._padded(many, bs._plan(many, todo, layout, 2**30, 256, 2048, bs.MIN_ROW)) < bs._padded(many, bs._plan(many, todo, layout, 2**30, 256, 2048))
+    size = bs._sizes(many, todo)
+    assert bs._padded(bs._plan(many, todo, layout, 2**30, 256, 2048, bs.MIN_ROW), size) < bs._padded(bs._plan(many, todo, layout, 2**30, 256, 2048), size)
     assert _max_diff(score_packed_batch(model, many), [score_packed(model, s, q) for s, q in many]) < 1e-5
