@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .last_layer import last_mlp_rows
 from .scoring import ForceQuery, _additive, _Copies, _validate, model_layout
 
 __all__ = ["score_packed_batch", "fits_one_row", "read_logprobs"]
@@ -134,13 +135,15 @@ def _score_group(model, items: Sequence[Item], rows: list[list[int]], layout, de
     keep = sorted({f % N for f in flat})  # columns some row reads: what logits_to_keep projects
     col = {p: k for k, p in enumerate(keep)}
     kflat = [(f // N) * len(keep) + col[f % N] for f in flat]  # in the (R, K) kept layout
-    lp = read_logprobs(
-        model, lambda: model(
-            input_ids=ids, position_ids=pos, attention_mask=attention_mask,
-            logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
-        ).logits,
-        kflat, targets, (len(rows), len(keep)), device,
-    )
+    read = torch.tensor(sorted(set(flat)), dtype=torch.long, device=device)
+    with last_mlp_rows(model, read, (len(rows), N)):
+        lp = read_logprobs(
+            model, lambda: model(
+                input_ids=ids, position_ids=pos, attention_mask=attention_mask,
+                logits_to_keep=torch.tensor(keep, dtype=torch.long, device=device), use_cache=False,
+            ).logits,
+            kflat, targets, (len(rows), len(keep)), device,
+        )
     return {i: [lp[a:b] for a, b in s] for i, s in spans.items()}
 
 

@@ -1,0 +1,112 @@
+"""The last decoder layer's MLP runs on the read positions only, and the log-probs do not move."""
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model
+from monitor.engine import batch_scoring as bs
+from monitor.engine.batch_scoring import score_packed_batch
+from monitor.engine.last_layer import last_mlp, last_mlp_rows
+from monitor.engine.scoring import ForceQuery, score_naive
+
+VOCAB = 300
+
+
+def _items(seed: int, lengths=(40, 75, 12, 90, 33)) -> list:
+    g = np.random.default_rng(seed)
+    items = []
+    for n in lengths:
+        seq = g.integers(0, VOCAB, n).tolist()
+        qs = [ForceQuery(int(c), tuple(int(x) for x in g.integers(0, VOCAB, int(g.integers(1, 6))))) for c in g.integers(1, n + 1, 4)]
+        items.append((seq, qs))
+    return items
+
+
+def _max_diff(a, b) -> float:
+    return max(float(np.abs(x - y).max()) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+
+
+@contextmanager
+def _untrimmed(monkeypatch):
+    @contextmanager
+    def off(*_a, **_k):
+        yield lambda: False
+
+    with monkeypatch.context() as m:
+        m.setattr(bs, "last_mlp_rows", off)
+        yield
+
+
+@pytest.mark.parametrize("kind", ["qwen3", "llama", "gemma3"])
+def test_trimmed_pass_equals_the_full_pass_and_naive(kind, monkeypatch):
+    model = tiny_model(kind, vocab_size=VOCAB)
+    items = _items(1)
+    calls = []
+    real = bs.last_mlp_rows
+
+    @contextmanager
+    def spy(*a, **k):
+        with real(*a, **k) as trimmed:
+            yield trimmed
+        calls.append(trimmed())
+
+    monkeypatch.setattr(bs, "last_mlp_rows", spy)
+    got = score_packed_batch(model, items)
+    assert calls and all(calls)  # every pass trimmed its last MLP
+    with _untrimmed(monkeypatch):
+        full = score_packed_batch(model, items)
+    assert _max_diff(got, full) < 1e-6
+    assert _max_diff(got, [score_naive(model, s, q) for s, q in items]) < 1e-4
+
+
+def test_the_mlp_sees_only_the_read_rows_and_other_rows_keep_the_residual():
+    model = tiny_model(vocab_size=VOCAB)
+    mlp = last_mlp(model)
+    assert mlp is model.model.layers[-1].mlp
+    seen = []
+    H = model.config.hidden_size
+    ids = torch.randint(0, VOCAB, (2, 7))
+    rows = torch.tensor([3, 9, 13])  # flat indices into (2, 7)
+    with torch.inference_mode():
+        full = model(input_ids=ids)
+        with last_mlp_rows(model, rows, (2, 7)) as trimmed:
+            # Registered after the trim's own hook, so it sees what the MLP computes on.
+            handle = mlp.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+            try:
+                cut = model(input_ids=ids)
+            finally:
+                handle.remove()
+    assert trimmed() and seen == [(1, 3, H)]
+    # The read rows' logits are the full pass's; the last layer's other rows are its input.
+    a, b = full.logits.reshape(14, -1)[rows], cut.logits.reshape(14, -1)[rows]
+    assert torch.allclose(a, b, atol=1e-6, rtol=0)
+    assert not torch.allclose(full.logits.reshape(14, -1)[0], cut.logits.reshape(14, -1)[0])
+
+
+def test_other_shapes_other_threads_and_models_without_layers_are_left_alone():
+    import threading
+
+    model = tiny_model(vocab_size=VOCAB)
+    ids = torch.randint(0, VOCAB, (1, 5))
+    with torch.inference_mode():
+        ref = model(input_ids=ids).logits
+        with last_mlp_rows(model, torch.tensor([0]), (2, 7)) as trimmed:  # a shape no call has
+            assert torch.equal(model(input_ids=ids).logits, ref)
+        assert not trimmed()
+        out = {}
+        with last_mlp_rows(model, torch.tensor([0]), (1, 5)) as trimmed:
+            t = threading.Thread(target=lambda: out.setdefault("x", model(input_ids=ids).logits))
+            t.start()
+            t.join()
+        assert not trimmed() and torch.equal(out["x"], ref)  # another thread's call is not trimmed
+
+    class Bare(torch.nn.Module):
+        config = model.config
+
+    assert last_mlp(Bare()) is None
+    with last_mlp_rows(Bare(), torch.tensor([0]), (1, 5)) as trimmed:
+        pass
+    assert not trimmed()
