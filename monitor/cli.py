@@ -304,6 +304,7 @@ _PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "moni
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import config
     from .prompts.args import add_prompt_arguments
 
     parser = argparse.ArgumentParser(prog="monitor", description="Eval-awareness logit monitor: sample CoTs, token-force probe phrases, analyse.")
@@ -338,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_prompt_arguments(p)
     p.add_argument("--phrase", action="append", required=True, help="probe phrase (repeat for several)")
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
-    p.add_argument("--batch-size", type=int, default=64, help="prompts scored in one padded pass (default 64; 1 = one at a time)")
+    p.add_argument("--batch-size", type=int, default=config.K0_BATCH,
+                   help=f"prompts prepared and packed into padded passes together (default {config.K0_BATCH}; 1 = one prompt per pass)")
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 

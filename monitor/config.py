@@ -10,6 +10,11 @@ from .engine.chat import ThinkMarkers, cot_mode
 from .errors import ConfigError
 from .engine.forcing import check_phrase
 
+# score-prompts: prompts prepared and packed together. Larger chunks fill the packed rows better
+# (scoring the 160 demo prompts took ~5% less at 128-256 than at 64); each chunk is one progress
+# step and holds its prompts' tokenizations in memory.
+K0_BATCH = 256
+
 __all__ = ["Progress", "RunConfig", "SAMPLER", "PAPER_PHRASES", "CONTROL_PHRASE"]
 
 # Probe phrases from the paper, and its control (same surface form, no eval content).

@@ -16,13 +16,13 @@ from .chat import ThinkMarkers, detect_think_markers, k0_context_ids, render_pro
 from .forcing import check_phrase, decode_memo, force_phrase
 from .models import LoadedModel
 from ..errors import ConfigError
-from ..config import Progress
+from ..config import K0_BATCH, Progress
 from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
 from .batch_scoring import score_packed_batch
 
-__all__ = ["score_prompts"]
+__all__ = ["score_prompts", "K0_BATCH"]
 
 K0_COLUMNS = ["prompt_id", "label", "phrase", "logprob", "prob", "token_logprobs", "forced_token_ids", "alignment", "prompt_tokens"]
 
@@ -37,7 +37,7 @@ def score_prompts(
     memory_budget_mb: float = 2048,
     progress: Progress | None = None,
     special_tokens: str = "text",
-    batch_size: int = 64,
+    batch_size: int = K0_BATCH,
 ) -> pd.DataFrame:
     """One row per prompt and phrase with the k = 0 log-probability (columns ``K0_COLUMNS``).
 

@@ -207,18 +207,21 @@ def run_throughput_bench(cfg: RunBenchConfig = RunBenchConfig(), *, log: Callabl
             **_compare(loaded, old, new, new_cfg),
         }
     if cfg.k0:
+        from ..config import K0_BATCH
+
+        sizes = (1, K0_BATCH)  # one prompt per pass, against score-prompts' default
         if cfg.warmup:
-            for bs in (1, 64):
+            for bs in sizes:
                 score_prompts(loaded, k0_prompts[:4], cfg.phrases, batch_size=bs)
-        k0_times: dict[int, list[float]] = {1: [], 64: []}
+        k0_times: dict[int, list[float]] = {bs: [] for bs in sizes}
         k0_out: dict[int, Any] = {}
         for _ in range(cfg.repeats):
-            for bs in (1, 64):
+            for bs in sizes:
                 s, out = _timed(lambda: score_prompts(loaded, k0_prompts, cfg.phrases, batch_size=bs))
                 k0_times[bs].append(s)
                 k0_out.setdefault(bs, out)
-        one_s, many_s = float(np.median(k0_times[1])), float(np.median(k0_times[64]))
-        one, many = k0_out[1], k0_out[64]
+        one_s, many_s = float(np.median(k0_times[1])), float(np.median(k0_times[K0_BATCH]))
+        one, many = k0_out[1], k0_out[K0_BATCH]
         log(f"k=0 on {len(k0_prompts)} prompts: one prompt per pass {one_s:.3f} s, batched {many_s:.3f} s")
         result.update({
             "k0_prompts": len(k0_prompts),
