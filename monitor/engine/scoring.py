@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ConfigError
+from .last_layer import last_mlp_rows
 
 __all__ = ["Method", "ForceQuery", "resolve_method", "score_packed", "score_naive", "model_layout"]
 
@@ -216,7 +217,7 @@ def _score_chunk(model, seq_ids: Sequence[int], queries: Sequence[ForceQuery], i
         attention_mask = _additive(allowed, model.dtype)
     first_rows = sorted({queries[i].context_len - 1 for i in idx})
     keep_t = torch.tensor(first_rows + list(range(T, N)), dtype=torch.long, device=device)
-    with torch.inference_mode():
+    with torch.inference_mode(), last_mlp_rows(model, keep_t, (1, N)):
         logits = model(input_ids=ids, position_ids=pos, attention_mask=attention_mask, logits_to_keep=keep_t, use_cache=False).logits[0]
     first = _first_token_logprobs(logits[: len(first_rows)], first_rows, queries, idx, device)
     return _collect(queries, idx, first, logits[len(first_rows) :], device)
@@ -231,8 +232,11 @@ def _score_cached(model, seq_ids: Sequence[int], queries: Sequence[ForceQuery], 
     T = max(q.context_len for q in queries)
     first_rows = sorted({q.context_len - 1 for q in queries})
     ids = torch.tensor([list(seq_ids[:T])], dtype=torch.long, device=device)
-    with torch.inference_mode():
-        out = model(input_ids=ids, use_cache=True, logits_to_keep=torch.tensor(first_rows, device=device))
+    first_t = torch.tensor(first_rows, device=device)
+    # The cache holds each layer's keys and values, computed from the layer's input: the last MLP
+    # only feeds the logits, which are read at the first rows.
+    with torch.inference_mode(), last_mlp_rows(model, first_t, (1, T)):
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=first_t)
     cache_arg = _cache_argument(model)
     cache = getattr(out, cache_arg)
     first = _first_token_logprobs(out.logits[0], first_rows, queries, range(len(queries)), device)

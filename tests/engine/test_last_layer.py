@@ -110,3 +110,33 @@ def test_other_shapes_other_threads_and_models_without_layers_are_left_alone():
     with last_mlp_rows(Bare(), torch.tensor([0]), (1, 5)) as trimmed:
         pass
     assert not trimmed()
+
+
+@pytest.mark.parametrize("method", ["packed", "cache"])
+def test_one_sequence_paths_trim_too_and_give_the_same_logprobs(method, monkeypatch):
+    from monitor.engine import scoring
+    from monitor.engine.scoring import score_packed
+
+    model = tiny_model(vocab_size=VOCAB)
+    seq, qs = _items(4, lengths=(70,))[0]
+    fired = []
+    real = scoring.last_mlp_rows
+
+    @contextmanager
+    def spy(*a, **k):
+        with real(*a, **k) as trimmed:
+            yield trimmed
+        fired.append(trimmed())
+
+    monkeypatch.setattr(scoring, "last_mlp_rows", spy)
+    got = score_packed(model, seq, qs, method=method)
+    assert fired and all(fired)
+
+    @contextmanager
+    def off(*_a, **_k):
+        yield lambda: False
+
+    monkeypatch.setattr(scoring, "last_mlp_rows", off)
+    full = score_packed(model, seq, qs, method=method)
+    assert _max_diff([got], [full]) < 1e-6
+    assert _max_diff([got], [score_naive(model, seq, qs)]) < 1e-4
