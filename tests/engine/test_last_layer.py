@@ -2,7 +2,6 @@
 
 from contextlib import contextmanager
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,54 +9,40 @@ from conftest import tiny_model
 from monitor.engine import batch_scoring as bs
 from monitor.engine.batch_scoring import score_packed_batch
 from monitor.engine.last_layer import last_mlp, last_mlp_rows
-from monitor.engine.scoring import ForceQuery, score_naive
+from monitor.engine.scoring import score_naive
 
-VOCAB = 300
-
-
-def _items(seed: int, lengths=(40, 75, 12, 90, 33)) -> list:
-    g = np.random.default_rng(seed)
-    items = []
-    for n in lengths:
-        seq = g.integers(0, VOCAB, n).tolist()
-        qs = [ForceQuery(int(c), tuple(int(x) for x in g.integers(0, VOCAB, int(g.integers(1, 6))))) for c in g.integers(1, n + 1, 4)]
-        items.append((seq, qs))
-    return items
-
-
-def _max_diff(a, b) -> float:
-    return max(float(np.abs(x - y).max()) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+from test_batch_scoring import VOCAB, _items, _max_diff
 
 
 @contextmanager
-def _untrimmed(monkeypatch):
-    @contextmanager
-    def off(*_a, **_k):
-        yield lambda: False
+def _off(*_a, **_k):
+    yield lambda: False
 
-    with monkeypatch.context() as m:
-        m.setattr(bs, "last_mlp_rows", off)
-        yield
+
+def _spy(monkeypatch, module) -> list[bool]:
+    """Record, per pass, whether ``module``'s ``last_mlp_rows`` trimmed the MLP."""
+    fired: list[bool] = []
+    real = module.last_mlp_rows
+
+    @contextmanager
+    def spy(*a, **k):
+        with real(*a, **k) as trimmed:
+            yield trimmed
+        fired.append(trimmed())
+
+    monkeypatch.setattr(module, "last_mlp_rows", spy)
+    return fired
 
 
 @pytest.mark.parametrize("kind", ["qwen3", "llama", "gemma3"])
 def test_trimmed_pass_equals_the_full_pass_and_naive(kind, monkeypatch):
     model = tiny_model(kind, vocab_size=VOCAB)
     items = _items(1)
-    calls = []
-    real = bs.last_mlp_rows
-
-    @contextmanager
-    def spy(*a, **k):
-        with real(*a, **k) as trimmed:
-            yield trimmed
-        calls.append(trimmed())
-
-    monkeypatch.setattr(bs, "last_mlp_rows", spy)
+    fired = _spy(monkeypatch, bs)
     got = score_packed_batch(model, items)
-    assert calls and all(calls)  # every pass trimmed its last MLP
-    with _untrimmed(monkeypatch):
-        full = score_packed_batch(model, items)
+    assert fired and all(fired)  # every pass trimmed its last MLP
+    monkeypatch.setattr(bs, "last_mlp_rows", _off)
+    full = score_packed_batch(model, items)
     assert _max_diff(got, full) < 1e-6
     assert _max_diff(got, [score_naive(model, s, q) for s, q in items]) < 1e-4
 
@@ -119,24 +104,10 @@ def test_one_sequence_paths_trim_too_and_give_the_same_logprobs(method, monkeypa
 
     model = tiny_model(vocab_size=VOCAB)
     seq, qs = _items(4, lengths=(70,))[0]
-    fired = []
-    real = scoring.last_mlp_rows
-
-    @contextmanager
-    def spy(*a, **k):
-        with real(*a, **k) as trimmed:
-            yield trimmed
-        fired.append(trimmed())
-
-    monkeypatch.setattr(scoring, "last_mlp_rows", spy)
+    fired = _spy(monkeypatch, scoring)
     got = score_packed(model, seq, qs, method=method)
     assert fired and all(fired)
-
-    @contextmanager
-    def off(*_a, **_k):
-        yield lambda: False
-
-    monkeypatch.setattr(scoring, "last_mlp_rows", off)
+    monkeypatch.setattr(scoring, "last_mlp_rows", _off)
     full = score_packed(model, seq, qs, method=method)
     assert _max_diff([got], [full]) < 1e-6
     assert _max_diff([got], [score_naive(model, seq, qs)]) < 1e-4
