@@ -17,7 +17,6 @@ from typing import Any
 __all__ = ["last_mlp", "last_mlp_rows"]
 
 
-
 def last_mlp(model: Any) -> Any | None:
     """The MLP module of ``model``'s last decoder layer (``....layers[-1].mlp``, where ``layers``
     holds the config's ``num_hidden_layers``), or None where the model is not laid out that way
@@ -41,7 +40,8 @@ def last_mlp(model: Any) -> Any | None:
 def last_mlp_rows(model: Any, rows, shape: tuple[int, int]):
     """Within the block (in this thread), the last decoder layer's MLP runs on ``rows`` (a long
     tensor of flat indices into its ``shape`` = (R, N) positions) only, and returns zeros at the
-    others. A call of any other shape, or an MLP returning anything but one tensor, is left alone.
+    others. A call of any other shape is left alone; an MLP whose output is not one hidden-states
+    tensor (or such a tensor first in a tuple) is run again on all rows, so the pass stays exact.
     Yields a callable telling whether the trim happened."""
     import torch
 
@@ -57,28 +57,29 @@ def last_mlp_rows(model: Any, rows, shape: tuple[int, int]):
         h = args[0] if args else None
         if threading.get_ident() != me or held or done or not isinstance(h, torch.Tensor) or h.dim() != 3 or tuple(h.shape[:2]) != shape:
             return None
-        held.append(h)
-        return (h.reshape(-1, h.shape[-1]).index_select(0, rows)[None],) + tuple(args[1:])
+        held.append(args)
+        # Layers split over devices (device_map): the indices go where this layer runs.
+        return (h.reshape(-1, h.shape[-1]).index_select(0, rows.to(h.device))[None],) + tuple(args[1:])
 
-    def post(_module, _args, out):
+    def post(module, _args, out):
         if threading.get_ident() != me or not held:
             return None
-        held.pop()
+        args = held.pop()
+        done.append(True)
         # A mixture of experts may return (hidden states, router logits): the router logits only
         # feed a training loss, so they stay as computed, for the read rows.
         first = out[0] if isinstance(out, tuple) and out else out
-        if not isinstance(first, torch.Tensor) or first.dim() != 3 or first.shape[1] != len(rows):
-            raise RuntimeError(f"The last decoder layer's MLP returned {type(out).__name__} of an unexpected shape, so it "
-                               "cannot run on the read positions only; please report this model.")
-        done.append(True)
+        if not isinstance(first, torch.Tensor) or first.dim() != 3 or tuple(first.shape[:2]) != (1, len(rows)):
+            done[-1] = False
+            return module.forward(*args)  # the untrimmed call (forward itself: no hooks again)
         full = first.new_zeros((shape[0] * shape[1], first.shape[-1]))
-        full.index_copy_(0, rows, first[0])
+        full.index_copy_(0, rows.to(first.device), first[0])
         full = full.reshape(shape + (first.shape[-1],))
         return (full,) + tuple(out[1:]) if isinstance(out, tuple) else full
 
     handles = [mlp.register_forward_pre_hook(pre), mlp.register_forward_hook(post)]
     try:
-        yield lambda: bool(done)
+        yield lambda: bool(done) and done[-1]
     finally:
         for handle in handles:
             handle.remove()

@@ -111,3 +111,48 @@ def test_one_sequence_paths_trim_too_and_give_the_same_logprobs(method, monkeypa
     full = score_packed(model, seq, qs, method=method)
     assert _max_diff([got], [full]) < 1e-6
     assert _max_diff([got], [score_naive(model, seq, qs)]) < 1e-4
+
+
+class _Wrapped(torch.nn.Module):
+    """The model's own MLP, with its output in another form."""
+
+    def __init__(self, inner, form):
+        super().__init__()
+        self.inner, self.form = inner, form
+
+    def forward(self, x):
+        y = self.inner(x)
+        if self.form == "tuple":  # as a mixture of experts: (hidden states, router logits)
+            return y, torch.zeros(3)
+        return y.reshape(-1, y.shape[-1])  # flat (B * N, H): the residual add broadcasts it at B = 1
+
+
+def test_an_mlp_returning_a_tuple_is_trimmed_in_its_hidden_states():
+    model = tiny_model(vocab_size=VOCAB)
+    layer = model.model.layers[-1]
+    layer.mlp = _Wrapped(layer.mlp, "tuple")
+    x = torch.randn(2, 5, model.config.hidden_size)
+    rows = torch.tensor([1, 7])
+    with torch.inference_mode():
+        ref, _ = layer.mlp(x)
+        with last_mlp_rows(model, rows, (2, 5)) as trimmed:
+            (got, aux) = layer.mlp(x)
+    assert trimmed() and aux.shape == (3,)
+    flat_ref, flat_got = ref.reshape(10, -1), got.reshape(10, -1)
+    assert torch.allclose(flat_got[rows], flat_ref[rows], atol=1e-6, rtol=0)
+    others = [i for i in range(10) if i not in (1, 7)]
+    assert not flat_got[others].any()
+
+
+def test_an_mlp_of_an_unknown_output_form_is_run_again_whole():
+    model = tiny_model(vocab_size=VOCAB)
+    layer = model.model.layers[-1]
+    ids = torch.randint(0, VOCAB, (1, 9))
+    rows = torch.tensor([2, 8])
+    with torch.inference_mode():
+        ref = model(input_ids=ids).logits
+        layer.mlp = _Wrapped(layer.mlp, "flat")
+        with last_mlp_rows(model, rows, (1, 9)) as trimmed:
+            got = model(input_ids=ids).logits
+    assert not trimmed()
+    assert torch.allclose(got, ref, atol=1e-6, rtol=0)  # every row, not only the read ones
