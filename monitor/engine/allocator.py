@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
@@ -27,21 +28,15 @@ _M_MMAP_THRESHOLD = -3
 MMAP_MB = 32  # blocks below this come from the heap (glibc's largest allowed value on 64-bit)
 TRIM_MB = 256  # free memory at the heap's top kept before it is given back
 _ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES")
-_done: list[bool] = []
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds for this process (once); True if they were set.
 
     Nothing is changed off glibc (macOS, Windows, musl), where the user has set glibc's malloc
-    variables themselves, or where ``MONITOR_KEEP_FREED_MEMORY=0``. Idempotent and cheap."""
-    if _done:
-        return _done[0]
-    _done.append(_apply())
-    return _done[0]
-
-
-def _apply() -> bool:
+    variables themselves, or where ``MONITOR_KEEP_FREED_MEMORY=0``. Later calls return the first
+    call's answer."""
     if not sys.platform.startswith("linux") or os.environ.get("MONITOR_KEEP_FREED_MEMORY", "1") == "0":
         return False
     if any(os.environ.get(v) for v in _ENV):

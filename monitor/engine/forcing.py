@@ -130,14 +130,7 @@ def _decode_all(tokenizer: Any, seqs: list[list[int]]) -> list[str]:
     if m is None:
         backend = _rust_backend(tokenizer)
         return [_decode_one(tokenizer, backend, s) for s in seqs]
-    texts, out = m.texts, []
-    for s in seqs:
-        key = tuple(s)
-        t = texts.get(key)
-        if t is None:
-            t = texts[key] = _decode_one(tokenizer, m.backend, s)
-        out.append(t)
-    return out
+    return [_decode_in(tokenizer, m, s) for s in seqs]
 
 
 def token_end_offsets(tokenizer: Any, ids: Sequence[int]) -> list[int]:
@@ -348,4 +341,4 @@ def force_phrase(tokenizer: Any, context_ids: Sequence[int], phrase: str, *, all
         if decode(forced) == seam_text:
             return ForcedPhrase(n - cut, tuple(forced), seam_text, "exact" if cut == 0 else "cut_back")
     forced = _encode(tokenizer, text)
-    return ForcedPhrase(n, tuple(forced), _decode(tokenizer, forced), "unaligned")
+    return ForcedPhrase(n, tuple(forced), decode(forced), "unaligned")

@@ -20,7 +20,7 @@ __all__ = ["last_mlp", "last_mlp_rows"]
 def last_mlp(model: Any) -> Any | None:
     """The MLP module of ``model``'s last decoder layer (``....layers[-1].mlp``, where ``layers``
     holds the config's ``num_hidden_layers``), or None where the model is not laid out that way
-    (then nothing is trimmed). Looked up per pass: a walk over the modules, ~0.1 ms."""
+    (then nothing is trimmed). Looked up per pass: the walk meets the decoder early (~9 us)."""
     cfg = getattr(model, "config", None)
     cfg = getattr(cfg, "text_config", None) or cfg
     n = getattr(cfg, "num_hidden_layers", None)

@@ -58,7 +58,10 @@ def test_an_opt_out_or_the_users_own_malloc_settings_win(env):
     assert r["after"] >= r["before"] // 2, r
 
 
-def test_load_model_keeps_freed_memory(loaded_tiny):
-    from monitor.engine import allocator
+def test_load_model_keeps_freed_memory(tiny_model_dir, monkeypatch):
+    from monitor.engine import models
 
-    assert loaded_tiny.model is not None and allocator._done  # load_model applied it (once, per process)
+    calls = []
+    monkeypatch.setattr(models, "keep_freed_memory", lambda: calls.append(1) or True)
+    models.load_model(str(tiny_model_dir), device="cpu", dtype="float32")
+    assert calls == [1]
