@@ -31,6 +31,19 @@ def _add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     g.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (on a busy shared CPU, 1 can be several times faster)")
 
 
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend (where sampling and scoring run)")
+    g.add_argument("--backend", choices=["transformers", "vllm", "openai-server"], default=None,
+                   help="transformers: the model in this process (default); vllm: vLLM's offline engine in this process "
+                        "(the [vllm] extra); openai-server: a running `vllm serve` at --base-url (only the tokenizer loads here)")
+    g.add_argument("--base-url", default=None, help="with --backend openai-server: the server, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--api-key-env", default=None, metavar="VAR", help="with --backend openai-server: environment variable holding the API key (never written)")
+    g.add_argument("--served-model", default=None, help="with --backend openai-server: the served model name (default: the only one it serves)")
+    g.add_argument("--tensor-parallel-size", type=int, default=1, help="with --backend vllm: GPUs per model replica (tensor parallel)")
+    g.add_argument("--pipeline-parallel-size", type=int, default=1, help="with --backend vllm: pipeline stages (GPUs or nodes, over Ray)")
+    g.add_argument("--max-model-len", type=int, default=None, help="with --backend vllm: context window to allocate (default: the model's)")
+
+
 def _add_chat_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("chat format")
     g.add_argument("--think-open", default=None, help="marker that opens the CoT (default: detected; <think> if the model knows it)")
@@ -76,8 +89,20 @@ def _load(args):
         args.model, revision=args.revision, dtype=args.dtype, device=args.device, device_map=args.device_map,
         attn_implementation=args.attn, trust_remote_code=args.trust_remote_code, chat_template=template,
     )
-    print(f"Loading {args.model} ...", file=sys.stderr)
-    return load_model(spec)
+    backend = getattr(args, "backend", None) or "transformers"
+    if backend == "transformers":
+        for flag in ("base_url", "api_key_env", "served_model"):
+            if getattr(args, flag, None) is not None:
+                raise MonitorError(f"--{flag.replace('_', '-')} is for --backend openai-server; add --backend openai-server.")
+        print(f"Loading {args.model} ...", file=sys.stderr)
+        return load_model(spec)
+    from .engine.backends import open_backend
+
+    where = f" at {args.base_url}" if backend == "openai-server" else ""
+    print(f"Opening {args.model} on {backend}{where} ...", file=sys.stderr)
+    return open_backend(backend, spec, base_url=args.base_url, api_key_env=args.api_key_env, served_model=args.served_model,
+                        tensor_parallel_size=args.tensor_parallel_size, pipeline_parallel_size=args.pipeline_parallel_size,
+                        max_model_len=args.max_model_len, seed=getattr(args, "seed", 0) or 0)
 
 
 class _Bar:
@@ -126,9 +151,21 @@ def _note_special_tokens(loaded, prompts, mode: str) -> None:
 def _executor(args, loaded):
     if args.ray is None:
         return None
+    if (getattr(args, "backend", None) or "transformers") != "transformers":
+        raise MonitorError(f"--ray runs transformers workers; with --backend {args.backend} the engine spreads the model over "
+                           "GPUs and nodes itself (--tensor-parallel-size, --pipeline-parallel-size, or the server's own settings).")
     from .runs.ray_executor import RayExecutor
 
     return RayExecutor(loaded.spec, address=None if args.ray == "local" else args.ray, workers=args.workers)
+
+
+def _resume_backend(args, manifest: dict) -> None:
+    """On resume, the stored backend (and server URL) unless the command names them."""
+    stored = manifest.get("model", {}).get("backend", {})
+    if getattr(args, "backend", None) is None:
+        args.backend = stored.get("name", "transformers")
+    if args.backend == "openai-server" and getattr(args, "base_url", None) is None:
+        args.base_url = stored.get("server_url")
 
 
 def cmd_run(args) -> int:
@@ -137,6 +174,8 @@ def cmd_run(args) -> int:
 
     if args.workers is not None and args.ray is None:
         raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
+    if args.ray is not None and args.backend not in (None, "transformers"):
+        _executor(args, None)  # refuses before anything loads: --ray is for the transformers backend
     if args.resume:
         from .runs.store import read_manifest, run_lock
 
@@ -145,6 +184,7 @@ def cmd_run(args) -> int:
             pass
         if args.model is None:
             args.model = manifest.get("model", {}).get("id")
+        _resume_backend(args, manifest)
         loaded = _load(args)
         bar = _Bar("rollout")
         executor = _executor(args, loaded)
@@ -331,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (settings and prompts come from it)")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", help="run the units on Ray worker actors: a new local cluster, or join ADDRESS (auto, HOST:PORT); needs the [ray] extra")
     p.add_argument("--workers", type=int, default=None, help="with --ray: N CPU workers (default: one per GPU in the cluster)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_run)
 
@@ -341,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
     p.add_argument("--batch-size", type=int, default=config.K0_BATCH,
                    help=f"prompts prepared and packed into padded passes together (default {config.K0_BATCH}; 1 = one prompt per pass)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 

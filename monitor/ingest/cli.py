@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import _add_chat_args, _add_model_args, _Bar, _load, _markers
+from ..cli import _add_backend_args, _add_chat_args, _add_model_args, _Bar, _load, _markers, _resume_backend
 from ..errors import MonitorError
 from ..prompts.records import normalize_label
 from .record import DEFAULT_MAX_RECORD_BYTES
@@ -28,6 +28,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.resume:
         manifest = read_manifest(args.resume)
         args.model = args.model or manifest.get("model", {}).get("id")
+        _resume_backend(args, manifest)
         source = args.source or imported_source(args.resume)
         config, out = None, args.resume
     else:
@@ -99,5 +100,6 @@ def register(sub) -> None:
                    help="refuse a single record larger than this (default: %(default).0f)")
     p.add_argument("--batch-size", type=int, default=8, help="rollouts of a prompt written together (default 8)")
     p.add_argument("--memory-budget-mb", type=float, default=2048, help="memory budget of a packed scoring pass (default 2048)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_ingest)
