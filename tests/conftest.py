@@ -156,3 +156,18 @@ def smollm2_gguf():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must test the real model, but SmolLM2 could not be fetched: {e}")
         pytest.skip(f"SmolLM2 GGUF not available ({e})")
+
+
+def assert_same_run_tables(a, b, *, atol=1e-5):
+    """Rollouts and boundaries identical; scores identical except the log-prob floats, which may
+    differ by float rounding between batch shapes (batched scoring), at most ``atol`` (fp32)."""
+    import numpy as np
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
+    pd.testing.assert_frame_equal(a.sentences, b.sentences)
+    floats = ["logprob", "token_logprobs"]
+    pd.testing.assert_frame_equal(a.scores.drop(columns=floats), b.scores.drop(columns=floats))
+    np.testing.assert_allclose(a.scores.logprob, b.scores.logprob, rtol=0, atol=atol)
+    flat = [np.concatenate(s.scores.token_logprobs.map(np.asarray).tolist()) for s in (a, b)]
+    np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
