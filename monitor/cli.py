@@ -304,8 +304,15 @@ def cmd_bench(args) -> int:
             max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size, device=args.device,
             dtype=args.dtype, k0=not args.no_k0, k0_prompts=args.k0_prompts, repeats=args.repeats,
         )
+        if args.backend not in (None, "transformers"):
+            from .runs.backend_bench import run_backend_bench
+
+            print(json.dumps(run_backend_bench(rcfg, args.backend, base_url=args.base_url, log=lambda s: print(s, file=sys.stderr))))
+            return 0
         print(json.dumps(run_throughput_bench(rcfg, log=lambda s: print(s, file=sys.stderr))))
         return 0
+    if args.backend not in (None, "transformers"):
+        raise MonitorError("bench --backend compares whole runs: add --run.")
 
     cfg = BenchConfig(
         T=args.T, B=args.B, P=args.P, L=args.L, layers=args.layers, hidden=args.hidden, heads=args.heads,
@@ -422,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     g.add_argument("--no-k0", action="store_true", help="skip the k = 0 comparison")
     g.add_argument("--k0-prompts", type=int, default=None, help="prompts for the k = 0 comparison, evenly spaced in the file (default: all)")
+    g.add_argument("--backend", choices=["transformers", "vllm", "openai-server"], default=None,
+                   help="vllm or openai-server: time that backend against the transformers path on the same prompts (k = 1 run, scoring the same rollouts, k = 0)")
+    g.add_argument("--base-url", default=None, help="with --backend openai-server: the server (serving --model)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("runs", help="list runs with their status and size")

@@ -141,7 +141,7 @@ def assert_matches_transformers(run_dir: Path, demo) -> float:
 
     run = read_run(run_dir)
     assert run.status == "complete" and len(run.rollouts) == 12
-    close = run.manifest["chat"]["markers"]["close"] if "markers" in run.manifest["chat"] else "</think>"
+    close = run.manifest["chat"]["think_close"]
     tok = demo.tokenizer
     sentences = run.sentences.set_index(["prompt_id", "rollout"]).sort_index()
     scores = run.scores.set_index(["prompt_id", "rollout"]).sort_index()

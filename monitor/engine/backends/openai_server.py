@@ -29,9 +29,10 @@ __all__ = ["ServerEngine", "ServerError"]
 
 log = logging.getLogger(__name__)
 
-# Prompts per HTTP request, and requests in flight: the server batches what arrives together.
+# Prompts per scoring request, and requests in flight (a unit of --batch-size rollouts is at most
+# that many sampling requests): the server batches what arrives together.
 _PER_REQUEST = 32
-_IN_FLIGHT = 8
+_IN_FLIGHT = 64
 # Text whose tokenization tells two vocabularies apart (scripts, digits, whitespace runs, markup).
 _PROBE = "The user might be testing me. Let me think... 12345 \u00e9t\u00e9 \u4f60\u597d  \t\n\n<think>\n</think> \U0001f600 x=1;"
 
