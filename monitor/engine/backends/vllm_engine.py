@@ -48,6 +48,9 @@ class VllmEngine:
                  tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1, enforce_eager: bool | None = None,
                  gpu_memory_utilization: float = 0.9, trust_remote_code: bool = False, revision: str | None = None,
                  kv_cache_gib: float | None = None):
+        # vLLM logs every engine step at INFO to stdout, burying the progress bar (and the bench's
+        # last JSON line); -v or an explicit VLLM_LOGGING_LEVEL brings it back.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if logging.getLogger().isEnabledFor(logging.INFO) else "WARNING")
         try:
             import vllm  # noqa: F401
         except ImportError as e:
