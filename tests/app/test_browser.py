@@ -368,3 +368,50 @@ def test_every_page_at_1600px(server, browser):
     page.context.close()
     assert not errors, errors
     assert "Traceback" not in server["log"].read_text()
+
+
+_HISTORY_LOG = """(function () {  // records what reaches the browser's history, for the failure message
+  window.__historyLog = [];
+  var h = history, push = h.pushState, replace = h.replaceState;
+  h.pushState = function (s, t, u) { window.__historyLog.push("push " + u); return push.apply(h, arguments); };
+  h.replaceState = function (s, t, u) { window.__historyLog.push("replace " + u); return replace.apply(h, arguments); };
+})();"""
+
+
+def test_one_history_entry_per_action_back_twice_returns_to_the_first_view(server, browser):
+    """Curves -> Scores -> Curves, then Back twice, is the first Curves view; each URL holds only its page's parameters."""
+    from monitor.runs.store import read_run
+    from pages._lib.view_state import own_params
+
+    pid, rollout, _ = _flagged_view(read_run(server["run"]))
+    first = f"{server['url']}/curves?prompt={pid}&rollout={rollout}"
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.add_init_script(_HISTORY_LOG)
+    page.goto(first, timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    start_len = page.evaluate("history.length")
+
+    _sidebar(page, "Scores")
+    page.get_by_text("Prompt scores").first.wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    assert set(_view_of(page)) <= set(own_params("scores")), page.url  # no prompt/rollout left behind by Curves
+    _sidebar(page, "Curves")
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    assert set(_view_of(page)) <= set(own_params("curves")), page.url
+    # one entry per click, none for the URL rewrites
+    assert page.evaluate("history.length") == start_len + 2, page.evaluate("window.__historyLog")
+
+    page.go_back()
+    page.wait_for_url("**/scores**", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.go_back()
+    page.wait_for_url("**/curves**", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    assert _view_of(page) == {"prompt": [pid], "rollout": [str(rollout)]}, page.url
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value().startswith(pid)
+    _clean(page)
+    _shot(page, "history-back-twice")
+    page.context.close()
