@@ -12,11 +12,12 @@ from monitor import runs
 from monitor.config import CONTROL_PHRASE, PAPER_PHRASES, RunConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.prompts import prompts_from_frame
-from pages._lib import feedback, open_run, view_state
+from pages._lib import drafts, feedback, open_run, view_state
 from pages._lib import ingest as _ingest, jobs as _jobs, judge as _judge, model as _model
 from pages._lib import text as _text
 
 view_state.ensure_router()
+drafts.restore()  # after a reload or a restart: the prompt set and this form, from ?draft=
 
 st.title("Run the monitor")
 st.caption("Samples k rollouts per prompt, splits each chain of thought into sentences, and token-forces every phrase at "
@@ -103,6 +104,7 @@ if "run.out" not in st.session_state:  # a fresh default per session, stable acr
     fresh = str(new_dir.relative_to(open_run.ROOT)) if new_dir.is_relative_to(open_run.ROOT) else str(new_dir)
     st.session_state["run.out"] = st.session_state.get(view_state.KEPT_PREFIX + "run.out", fresh)
 out = view_state.keep("run.out", st.text_input("Output directory", key="run.out"))
+drafts.save()  # the whole form is read by now; a reload finds it in ?draft=
 
 
 def _start() -> str | None:

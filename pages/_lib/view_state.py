@@ -100,6 +100,11 @@ def remember_view(url_path: str) -> None:
         st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params(url_path)
 
 
+def current_page() -> str:
+    """The url path of the page this run shows (set by :func:`enter_page`)."""
+    return str(st.session_state.get(_PAGE, ""))
+
+
 def saved_view(url_path: str) -> dict[str, list[str]]:
     """The URL parameters a page had when last shown in this session (empty when never shown)."""
     return dict(st.session_state.get(_VIEWS, {}).get(url_path) or {})

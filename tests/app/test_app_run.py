@@ -138,3 +138,21 @@ def test_judge_the_open_run_with_rules(app_env, tmp_path, monkeypatch):
     at.text_input(key="run.judge_open.judge_model").input("").run()
     at.button(key="run.judge_go").click().run()
     assert any("needs a model" in e.value for e in at.error)
+
+
+def test_a_reload_brings_back_the_run_form_and_its_prompts(app_env):
+    at = open_page("run", session={"prompts.ready": _prompt_set(3), "prompts.origin": "test"})
+    draft = at.query_params["draft"]
+    at.number_input(key="run.k").set_value(3).run()
+    at.number_input(key="run.temperature").set_value(0.8).run()
+    at.text_input(key="run.control").input("The user might be wondering").run()
+    at.text_input(key="run.out").input("runs/after-reload").run()
+    assert_clean(at)
+
+    again = open_page("run", query={"draft": draft})  # F5 (or a restarted server): a new session on the same URL
+    assert_clean(again)
+    assert again.number_input(key="run.k").value == 3 and again.number_input(key="run.temperature").value == 0.8
+    assert again.text_input(key="run.control").value == "The user might be wondering"
+    assert again.text_input(key="run.out").value == "runs/after-reload"
+    assert any("3 from test" in m.value for m in again.markdown)
+    assert list(again.session_state["prompts.ready"]["prompt_id"]) == ["q0", "q1", "q2"]

@@ -14,6 +14,7 @@ It needs the system's Chromium (``apt-get install -y chromium``, giving ``/usr/b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -59,15 +60,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def _serve(run: Path, tmp: Path, name: str = "streamlit"):
     """``streamlit run app.py`` on a free localhost port; yields its base URL; stopped afterwards."""
-    _require_browser()
-    tmp = tmp_path_factory.mktemp("browser")
-    run = demo_or_synthetic(tmp)
     port = _free_port()
     env = dict(os.environ, MONITOR_RUN=str(run), MONITOR_RUNS_DIR=str(tmp / "runs"), PYTHONUNBUFFERED="1")
-    log = open(tmp / "streamlit.log", "w")
+    log_path = tmp / f"{name}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -83,9 +82,9 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
+                raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield {"url": base, "run": run, "log": tmp / "streamlit.log", "tmp": tmp}
+        yield base, log_path
     finally:
         proc.terminate()
         try:
@@ -93,6 +92,16 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app served for the module's tests: ``{"url", "run", "log", "tmp"}``."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("browser")
+    run = demo_or_synthetic(tmp)
+    with _serve(run, tmp) as (base, log_path):
+        yield {"url": base, "run": run, "log": log_path, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
@@ -415,3 +424,60 @@ def test_one_history_entry_per_action_back_twice_returns_to_the_first_view(serve
     _clean(page)
     _shot(page, "history-back-twice")
     page.context.close()
+
+
+def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
+    """What was typed on Prompts and Run comes back after F5, and after the server restarts (a draft named in the URL)."""
+    page = browser.new_context(viewport={"width": 1600, "height": 1400}).new_page()
+    page.goto(f"{server['url']}/prompts", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("No prompt set yet").first.wait_for(timeout=TIMEOUT_MS)
+    pasted = "[eval]\nYou are being evaluated. Answer A or B.\n\n[deploy]\nhow do i boil an egg"
+    page.locator('[class*="st-key-prompts-paste"] textarea').fill(pasted)
+    page.get_by_role("button", name="Load pasted prompts").click()  # the click commits the text area first
+    page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    draft = (_view_of(page).get("draft") or [""])[0]
+    assert draft, page.url
+
+    page.reload(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+    assert _view_of(page).get("draft") == [draft]
+    _shot(page, "draft-prompts-after-reload")
+
+    _sidebar(page, "Run the monitor")
+    page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+    k = page.locator('[class*="st-key-run-k"] input')
+    k.fill("3")
+    k.press("Enter")
+    _wait_idle(page)
+    out = page.locator('[class*="st-key-run-out"] input')
+    out.fill("runs/typed-before-reload")
+    out.press("Enter")
+    _wait_idle(page)
+    assert _view_of(page).get("draft") == [draft], page.url
+    page.reload(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
+    assert page.locator('[class*="st-key-run-out"] input').input_value() == "runs/typed-before-reload"
+    _clean(page)
+    _shot(page, "draft-run-after-reload")
+    link = page.url
+    page.context.close()
+
+    # a restarted server (a new process, nothing in memory) reads the same drafts
+    with _serve(server["run"], server["tmp"], name="streamlit-restarted") as (base, _log):
+        page = browser.new_context(viewport={"width": 1600, "height": 1400}).new_page()
+        page.goto(link.replace(server["url"], base), timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
+        page.goto(f"{base}/prompts?draft={draft}", timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+        _clean(page)
+        page.context.close()
