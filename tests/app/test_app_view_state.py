@@ -114,6 +114,7 @@ def test_columns_tell_tiny_probabilities_apart():
     cfg = columns.column("probability")
     assert cfg["type_config"]["format"] == "%.2e" and "%.2e" % 1e-9 != "%.2e" % 1e-12
     assert columns.column("n_neg")["label"] == "negatives" and columns.column("n_neg")["help"]
+    assert columns.column("n")["help"].startswith("Prompts the AUROC rests on")
     assert columns.column("max_logprob")["label"] == "peak log-prob"
     assert columns.table_height(3) == "auto" and columns.table_height(1000) == 420
 
