@@ -481,3 +481,31 @@ def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
         assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
         _clean(page)
         page.context.close()
+
+
+def _log_tick_labels(page, key: str, axis: str = "y") -> list[str]:
+    """The tick labels Plotly drew on a chart's log axis (SVG text), by the chart's widget key."""
+    chart = page.locator(f'[class*="st-key-{key}"] .js-plotly-plot').first
+    chart.locator(f".{axis}axislayer-above .{axis}tick text").first.wait_for(timeout=TIMEOUT_MS)
+    return [t.strip() for t in chart.locator(f".{axis}axislayer-above .{axis}tick text").all_text_contents() if t.strip()]
+
+
+def test_log_axes_label_at_least_two_ticks_in_the_svg(server, browser):
+    """The Scores box plot showed one label (10^-2) over two decades: every log axis labels two or more ticks, as 0.01 / 1e-3."""
+    from monitor.runs.store import read_run
+
+    pid, rollout, _ = _flagged_view(read_run(server["run"]))
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    readable = re.compile(r"^(\d+(\.\d+)?|\de-\d+)$")  # 0.01, 0.2, 1, 5e-3, 1e-12; no 10^-2 superscripts
+    for url, key in ((f"{server['url']}/scores", "score_dist"),
+                     (f"{server['url']}/curves?prompt={pid}&rollout={rollout}", "curve_chart"),
+                     (f"{server['url']}/curves?prompt={pid}&rollout={rollout}", "group_chart")):
+        page.goto(url, timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        labels = _log_tick_labels(page, key)
+        assert len(labels) >= 2, (key, labels)
+        assert all(readable.match(t) for t in labels), (key, labels)
+        page.locator(f'[class*="st-key-{key}"]').first.scroll_into_view_if_needed()
+        page.locator(f'[class*="st-key-{key}"]').first.screenshot(path=str(ARTIFACTS / f"log-axis-{key}.png"))
+    _clean(page)
+    page.context.close()
