@@ -30,7 +30,8 @@ with left:
             st.warning(w, icon=":material/warning:")
         pa = columns.with_class_sizes(pa)  # "n = 80 + 80" beside each AUROC
         st.dataframe(pa, key="phrase_aurocs", hide_index=True,
-                     column_config=columns.config(pa.columns) | {
+                     # half a page wide: short interval titles so the class sizes fit beside them
+                     column_config=columns.config(pa.columns, lo={"label": "CI low"}, hi={"label": "CI high"}) | {
                          "auroc": st.column_config.ProgressColumn("AUROC", min_value=0.0, max_value=1.0, format="%.3f",
                                                                   help=columns.column("auroc")["help"])})
         st.caption("Prompt score = max over rollouts and sentences; interval = bootstrap over prompts.")

@@ -45,8 +45,9 @@ GROUP_COLORS: dict[str, str] = {
 }
 MONITOR_COLORS: dict[str, str] = {"logit": "#9467bd", "verbalization": "#2ca02c"}
 # the labelled ticks come from the data (log_axis.apply_log_axes, called by every figure with a log
-# axis); unlabelled minor ticks at every digit keep the scale's rhythm visible between them
-_LOG_AXIS = dict(type="log", minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
+# axis); unlabelled minor ticks at every digit keep the scale's rhythm visible between them, and the
+# labelled ticks are longer so a label never sits on a minor dash
+_LOG_AXIS = dict(type="log", ticks="outside", ticklen=6, minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hoverlabel=dict(align="left"))
 
 

@@ -17,7 +17,7 @@ PROB_FORMAT = "%.2e"
 """Probabilities span many orders of magnitude: scientific notation keeps 1e-9 apart from 1e-12."""
 
 _SPECS: dict[str, tuple[str, str, str]] = {
-    # raw name: (kind, label, help); kind: prob, logprob, auroc, int, text, long, pct, bool
+    # raw name: (kind, label, help); kind: prob, logprob, auroc, int, text, long, pct, bool, sizes
     "prompt_id": ("text", "prompt id", "The prompt's id in the run (what links and the URL use)."),
     "prompt": ("long", "prompt", "The prompt's text, on one line. Click a cell (or widen the column) to read it all."),
     "label": ("text", "label", "eval: an evaluation-style prompt (positive); deploy: a real-user-style prompt (negative)."),
@@ -42,7 +42,7 @@ _SPECS: dict[str, tuple[str, str, str]] = {
     "hi": ("auroc", "95% CI high", "Upper end of the 95% stratified bootstrap interval over prompts."),
     "n_pos": ("int", "positives", "Positive prompts the AUROC rests on (eval prompts; for 'verbalizing eval', eval prompts that verbalize)."),
     "n_neg": ("int", "negatives", "Negative prompts the AUROC rests on (deploy prompts; for 'verbalizing eval', eval prompts that never verbalize)."),
-    "n": ("text", "n", "Prompts the AUROC rests on: positives + negatives (eval + deploy; for 'verbalizing eval', eval prompts "
+    "n": ("sizes", "n", "Prompts the AUROC rests on: positives + negatives (eval + deploy; for 'verbalizing eval', eval prompts "
                        "that verbalize + those that never do). Fewer than 10 in a class: read the AUROC with care."),
     "note": ("long", "note", "Caveats: too few prompts, or labels that come from the same rollouts."),
     "monitor": ("text", "monitor", "logit: the token-forced phrase probability; verbalization: the judge's fraction of rollouts that say it."),
@@ -72,6 +72,8 @@ def column(name: str, **overrides: Any) -> Any:
         return st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="percent", **kw)
     if kind == "bool":
         return st.column_config.CheckboxColumn(label, **kw)
+    if kind == "sizes":  # "n = 180 + 175" whole: a narrow table must not clip the counts
+        return st.column_config.TextColumn(label, width=kw.pop("width", 100), **kw)
     if kind == "long":
         return st.column_config.TextColumn(label, width=kw.pop("width", "large"), **kw)
     return st.column_config.TextColumn(label, **kw)

@@ -55,12 +55,11 @@ def judge_inputs(prefix: str, *, default: str = "none", kinds: bool = False) -> 
     """Judge selector plus the settings that judge needs (keys under ``prefix``).
 
     ``kinds=True`` adds the choice between the verbalization and the behaviour judge."""
-    choice = _judge_inputs(prefix, default=default)
     if not kinds:
-        return choice
+        return _judge_inputs(prefix, default=default)
     kind = st.segmented_control("What to judge", list(KINDS), default="verbalization", key=f"{prefix}.kind",
                                 format_func=lambda k: k.capitalize(), help=" · ".join(KINDS.values()))
-    return dataclasses.replace(choice, kind=kind or "verbalization")
+    return dataclasses.replace(_judge_inputs(prefix, default=default), kind=kind or "verbalization")
 
 
 def _judge_inputs(prefix: str, *, default: str) -> JudgeChoice:
