@@ -134,13 +134,14 @@ def restore() -> str:
         return draft_id
     st.session_state[_RESTORED] = draft_id
     values = read_draft(draft_id) or {}
+    fresh = "prompts.base" not in st.session_state
     for k, v in values.items():
         if k in KEPT_KEYS:
             if k not in st.session_state and view_state.KEPT_PREFIX + k not in st.session_state:
                 st.session_state[view_state.KEPT_PREFIX + k] = v
         elif (k in FRAME_KEYS or k in SESSION_KEYS) and k not in st.session_state:
             st.session_state[k] = v
-    if isinstance(values.get("prompts.ready"), pd.DataFrame):
+    if fresh and isinstance(values.get("prompts.ready"), pd.DataFrame):
         # the label edits were applied to the ready set: the editor starts from it, not from the set as loaded
         st.session_state["prompts.base"] = values["prompts.ready"]
     st.session_state[_SAVED] = _fingerprint(values)

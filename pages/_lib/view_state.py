@@ -50,8 +50,9 @@ PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "share": ("phrase",),
 }
 """Each page's own URL parameters (its view), by url path. Anything else in a page's URL (a parameter
-another page left behind) is dropped when the page opens. A page that reads a new parameter adds it
-here; ``tests/app/test_app_view_state.py`` checks that no page writes one that is not listed."""
+another page left behind) is dropped when the page opens, so a page that reads a new parameter must
+add it here or lose it on the next page change (``tests/app/test_app_view_state.py`` opens every
+page with foreign parameters and checks that only these remain)."""
 
 
 def own_params(url_path: str) -> tuple[str, ...]:
