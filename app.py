@@ -62,6 +62,7 @@ with st.sidebar:
 
     _jobs.sidebar_indicator()
     charts.export_format_picker()
+    view_state.install_history_script()  # Back and Forward walk the views a person visited, once each
 
 try:
     with feedback.guard(f"The {page.title} page"):

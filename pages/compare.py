@@ -68,7 +68,8 @@ for col, name, run, key, phrase in ((cols[0], "A", run_a, key_a, phrase_a), (col
             panel = cache.table(key, "roc_panel", phrase=phrase)
             for w in sorted({w for w in (record_warning(r, what=f"run {name}'s AUROC") for r in panel["aurocs"].to_dict("records")) if w}):
                 st.warning(w, icon=":material/warning:")
-            st.dataframe(panel["aurocs"], key=f"cmp.auroc.{name}", hide_index=True, column_config=columns.config(panel["aurocs"].columns))
+            aurocs = columns.with_class_sizes(panel["aurocs"])
+            st.dataframe(aurocs, key=f"cmp.auroc.{name}", hide_index=True, column_config=columns.config(aurocs.columns))
             scores[name] = cache.analysis(key, "prompt_scores", phrase=phrase)
             rocs.update({f"run {name} · {curve_name}": curve for curve_name, curve in panel["curves"].items()})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from monitor.report import figures
-from monitor.analysis import record_warning
+from monitor.analysis import record_warning, sample_size_text
 from pages._lib import cache, charts, columns, feedback, open_run, page_frame, view_state
 from pages._lib import jobs as _jobs, model as _model
 from pages._lib import text as _text
@@ -28,8 +28,10 @@ with left:
         pa = cache.table(key, "phrase_aurocs", task=task)
         for w in sorted({w for w in (record_warning(r, what="these AUROCs") for r in pa.to_dict("records")) if w}):
             st.warning(w, icon=":material/warning:")
+        pa = columns.with_class_sizes(pa)  # "n = 80 + 80" beside each AUROC
         st.dataframe(pa, key="phrase_aurocs", hide_index=True,
-                     column_config=columns.config(pa.columns) | {
+                     # half a page wide: short interval titles so the class sizes fit beside them
+                     column_config=columns.config(pa.columns, lo={"label": "CI low"}, hi={"label": "CI high"}) | {
                          "auroc": st.column_config.ProgressColumn("AUROC", min_value=0.0, max_value=1.0, format="%.3f",
                                                                   help=columns.column("auroc")["help"])})
         st.caption("Prompt score = max over rollouts and sentences; interval = bootstrap over prompts.")
@@ -57,7 +59,8 @@ with feedback.guard("The joint monitor"):
         ja = cache.table(key, "joint_auroc", phrases=joint, how=how or "max", task=task)
         m1, m2 = st.columns([1, 3])
         m1.metric("Joint AUROC", f"{ja['auroc']:.3f}", help=f"95% CI {ja['lo']:.3f} – {ja['hi']:.3f}")
-        m1.caption(f"95% CI {ja['lo']:.3f} – {ja['hi']:.3f}")
+        m1.caption(f"95% CI {ja['lo']:.3f} – {ja['hi']:.3f}"
+                   + (f" · {sample_size_text(ja['n_pos'], ja['n_neg'])}" if ja.get("n_pos") is not None else ""))
         curves = {"joint": ja["curve"]}
         for p in joint:
             pc = cache.table(key, "roc_panel", phrase=p, task=task)["curves"]

@@ -13,16 +13,17 @@ import streamlit as st
 from monitor import prompts as pi
 from monitor.errors import InputError
 from monitor.prompts import LABELS, prompts_from_frame, prompts_to_frame
-from pages._lib import feedback, open_run, view_state
+from pages._lib import drafts, feedback, open_run, view_state
 from pages._lib import shared as _shared
 from pages._lib import text as _text
 
 view_state.ensure_router()
+drafts.restore()  # after a reload or a restart: the pasted text, the set and its labels, from ?draft=
 
 st.title("Prompts")
 st.caption("Build the prompt set to run the monitor on. Label evaluation-style prompts `eval` and real-user-style "
-           "prompts `deploy`; the ROC analyses need both. The set is kept for this browser session and used by "
-           "**Run the monitor**.")
+           "prompts `deploy`; the ROC analyses need both. The set is used by **Run the monitor** and kept as a draft "
+           "named in this page's URL, so a reload or a server restart brings it back.")
 
 EDIT_COLUMNS = ["prompt_id", "label", "text", "system", "source"]
 
@@ -163,6 +164,7 @@ with tab_run:
 base: pd.DataFrame | None = st.session_state.get("prompts.base")
 if base is None:
     st.info("No prompt set yet: paste, upload or load one above.")
+    drafts.save()  # the pasted text alone is worth keeping
     st.stop()
 
 rep = st.session_state.get("prompts.report") or {}
@@ -228,3 +230,4 @@ except InputError as e:
     st.session_state.pop("prompts.ready", None)
     _problem(e)
 st.page_link("pages/run.py", label="Run the monitor on these prompts", icon=":material/play_circle:")
+drafts.save()

@@ -12,11 +12,12 @@ from monitor import runs
 from monitor.config import CONTROL_PHRASE, PAPER_PHRASES, RunConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.prompts import prompts_from_frame
-from pages._lib import feedback, open_run, view_state
+from pages._lib import drafts, feedback, open_run, view_state
 from pages._lib import ingest as _ingest, jobs as _jobs, judge as _judge, model as _model
 from pages._lib import text as _text
 
 view_state.ensure_router()
+drafts.restore()  # after a reload or a restart: the prompt set and this form, from ?draft=
 
 st.title("Run the monitor")
 st.caption("Samples k rollouts per prompt, splits each chain of thought into sentences, and token-forces every phrase at "
@@ -57,6 +58,11 @@ st.markdown("**Model**")
 choice = _model.model_inputs("run", default_id=_model.default_model(), backends=True)
 if choice.model_id == str(open_run.DEMO_MODEL.relative_to(open_run.ROOT)) and _model.demo_model_missing():
     st.warning("The demo model (`data/demo_model`) is not in this checkout; give another model.")
+
+if ready is not None and (in_memory := _model.cached(choice)) is not None:
+    # the tokenizer is at hand: say now what the run will say when it starts (otherwise the job's panel says it)
+    for note in _model.special_token_notes(in_memory.tokenizer, prompts_from_frame(ready)):
+        st.info(_text.md(note), icon=":material/info:")
 
 st.markdown("**Phrases**")
 default_phr = pd.DataFrame({"phrase": list(PAPER_PHRASES[:2])})
@@ -103,6 +109,7 @@ if "run.out" not in st.session_state:  # a fresh default per session, stable acr
     fresh = str(new_dir.relative_to(open_run.ROOT)) if new_dir.is_relative_to(open_run.ROOT) else str(new_dir)
     st.session_state["run.out"] = st.session_state.get(view_state.KEPT_PREFIX + "run.out", fresh)
 out = view_state.keep("run.out", st.text_input("Output directory", key="run.out"))
+drafts.save()  # the whole form is read by now; a reload finds it in ?draft=
 
 
 def _start() -> str | None:
@@ -136,6 +143,7 @@ def _start() -> str | None:
 
         job.message = f"loading {choice.model_id}"
         loaded = _model.get(choice)
+        job.notes = _model.special_token_notes(loaded.tokenizer, prompts)
         executor = None
         if use_ray:
             from monitor.runs.ray_executor import RayExecutor
@@ -217,9 +225,10 @@ else:
 
 # ---------------------------------------------------------------- judge an existing run
 st.subheader("Judge the open run")
-st.caption("Adds (or replaces) judge flags on the open run's sentences, without touching its scores. A judge pass "
-           "resumes where a stopped one ended.")
-j_choice = _judge.judge_inputs("run.judge_open", default="rules")
+st.caption("Adds (or replaces) judge labels on the open run without touching its scores: verbalization flags on its "
+           "sentences, or a refused / partial / complied label on each rollout's final answer (behaviour). A judge pass "
+           "resumes where a stopped one ended, and a pass that does not finish keeps the run's previous labels.")
+j_choice = _judge.judge_inputs("run.judge_open", default="rules", kinds=True)
 try:
     open_run.writes_to_bundled_demo(open_run.load_run(open_run.current_key()))
 except MonitorError:
@@ -236,12 +245,18 @@ def _judge_open() -> str | None:
     except MonitorError as e:
         return str(e)
     path = open_path
-    st.session_state["run.job_out"] = path
-    st.session_state["run.job"] = _jobs.jobs().start(f"Judge ({j_choice.name}) → {Path(path).name}",
-                                                     lambda job: _judge.run_judge(path, judge, progress=job.progress,
-                                                                                  should_stop=job.should_stop),
-                                                     kind="run.job").id
+    kind = j_choice.kind
+    st.session_state["run.judge_job"] = _jobs.jobs().start(
+        f"Judge ({kind}, {j_choice.name}) → {Path(path).name}",
+        lambda job: _judge.run_judge(path, judge, kind=kind, progress=job.progress, should_stop=job.should_stop),
+        kind="run.judge_job").id
     return None
 
 
+def _judge_summary(job: _jobs.Job) -> None:
+    for level, line in _judge.summary_lines(job.result):
+        (st.warning if level == "warning" else st.caption)(_text.md(line))
+
+
 _jobs.start_button("Judge the open run", _judge_open, key="run.judge_go", icon=":material/gavel:", disabled=busy)
+_jobs.job_panel("run.judge_job", on_done=_judge_summary)  # under the button that started it

@@ -48,8 +48,9 @@ with top_right:
             for w in sorted(warnings):
                 st.warning(w, icon=":material/warning:")
             charts.chart(figures.roc_figure(panel["curves"], title=f"ROC · {TASKS[task]}"), key="roc_chart", name="roc")
-            st.dataframe(panel["aurocs"], key="roc_aurocs", hide_index=True,
-                         column_config=columns.config(panel["aurocs"].columns, monitor={"width": "medium"}))
+            aurocs = columns.with_class_sizes(panel["aurocs"])  # "n = 80 + 80" beside each AUROC
+            st.dataframe(aurocs, key="roc_aurocs", hide_index=True,
+                         column_config=columns.config(aurocs.columns, monitor={"width": "medium"}))
         else:
             st.info("An ROC curve needs both positive and negative prompts for this task.")
 

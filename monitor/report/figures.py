@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .log_axis import apply_log_axes
+
 __all__ = [
     "PHRASE_PALETTE",
     "GROUP_COLORS",
@@ -30,6 +32,7 @@ __all__ = [
     "correlation_figure",
     "refusal_vs_score_figure",
     "paired_difference_figure",
+    "apply_log_axes",
 ]
 
 PHRASE_PALETTE = ("#1f77b4", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#2ca02c", "#ff7f0e", "#7f7f7f", "#d62728")
@@ -41,9 +44,10 @@ GROUP_COLORS: dict[str, str] = {
     "not verbalizing": "#7f7f7f",
 }
 MONITOR_COLORS: dict[str, str] = {"logit": "#9467bd", "verbalization": "#2ca02c"}
-# ticks at 1, 2, 5 per decade: the default labels every digit when the range is under a decade
-# one label per power of ten (minor ticks unlabelled): "2" and "5" between decades crowded every log axis
-_LOG_AXIS = dict(type="log", exponentformat="power", dtick=1, minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
+# the labelled ticks come from the data (log_axis.apply_log_axes, called by every figure with a log
+# axis); unlabelled minor ticks at every digit keep the scale's rhythm visible between them, and the
+# labelled ticks are longer so a label never sits on a minor dash
+_LOG_AXIS = dict(type="log", ticks="outside", ticklen=6, minor=dict(ticks="outside", ticklen=3, dtick="D1", showgrid=False))
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), hoverlabel=dict(align="left"))
 
 
@@ -124,7 +128,7 @@ def rollout_curve_figure(curve_df: pd.DataFrame, *, log_scale: bool = True, titl
     fig.update_xaxes(tick0=0, dtick=max(1, -(-n // 12)), tickformat="d")
     if log_scale:
         fig.update_yaxes(**_LOG_AXIS)
-    return fig
+    return apply_log_axes(fig)
 
 
 def roc_figure(curves: Mapping[str, pd.DataFrame], *, title: str = "ROC", colors: Mapping[str, str] | None = None) -> go.Figure:
@@ -203,7 +207,7 @@ def group_curve_figure(df: pd.DataFrame, *, title: str = "Mean probe score along
                       yaxis_title="geometric-mean probability (95% bootstrap band)" if log_scale else "mean log probability", **_LAYOUT)
     if log_scale:
         fig.update_yaxes(**_LOG_AXIS)
-    return fig
+    return apply_log_axes(fig)
 
 
 def score_distribution_figure(prompt_scores_df: pd.DataFrame, *, title: str = "Prompt scores by label", log_scale: bool = True) -> go.Figure:
@@ -222,7 +226,7 @@ def score_distribution_figure(prompt_scores_df: pd.DataFrame, *, title: str = "P
                       showlegend=False, **_LAYOUT)
     if log_scale:
         fig.update_yaxes(**_LOG_AXIS)
-    return fig
+    return apply_log_axes(fig)
 
 
 def correlation_figure(corr_df: pd.DataFrame, *, title: str = "Correlation between phrases (Spearman, per boundary)") -> go.Figure:
@@ -254,7 +258,7 @@ def refusal_vs_score_figure(bins: Sequence[Mapping[str, Any]], *, title: str = "
             hovertemplate="score ≈ %{x:.2e}<br>refusal rate %{y:.2f}<br>%{customdata[0]} prompts, %{customdata[1]} rollouts<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(title="prompt score (probability, bin mean)", **_LOG_AXIS),
                       yaxis=dict(title="share of rollouts refusing", range=[-0.02, 1.02]), **_LAYOUT)
-    return fig
+    return apply_log_axes(fig)
 
 
 def paired_difference_figure(pairs: Sequence[Mapping[str, Any]], *, title: str = "Within-pair score difference") -> go.Figure:

@@ -27,6 +27,7 @@ from ..analysis import (
     prompt_scores,
     roc_curve_table,
     rollout_curve,
+    sample_size_text,
     small_sample_warning,
     summarize,
     task_labels,
@@ -41,6 +42,13 @@ from .checks import reviewer_checks
 from .markup import CSS, FigureEmbedder, esc, flatten, fmt, fmt_ci, mark_quote, table
 
 __all__ = ["write_report", "render_report", "mark_quote"]
+
+
+def _n(rec: dict[str, Any] | None) -> str:
+    """``", n = 80 + 80"`` for an AUROC record with its class sizes (for legend names), else empty."""
+    if not rec or rec.get("n_pos") is None or rec.get("n_neg") is None:
+        return ""
+    return f", {sample_size_text(rec['n_pos'], rec['n_neg'])}"
 
 def _excerpts(run: Run, primary: str, max_excerpts: int) -> str:
     s = run.sentences
@@ -225,11 +233,11 @@ def render_report(run: Run, *, summary: dict[str, Any] | None = None, n_boot: in
         for p in phrases:
             sc = prompt_scores(run, p).set_index("prompt_id")["score"].reindex(y.index)
             rec = next((a for a in s["auroc"] if a["task"] == task and a["phrase"] == p and a["method"] == "max"), None)
-            name = f"logit: {p} (AUROC {fmt(rec['auroc']) if rec else 'n/a'})"
+            name = f"logit: {p} (AUROC {fmt(rec['auroc']) if rec else 'n/a'}{_n(rec)})"
             curves[name], ccol[name] = roc_curve_table(y, sc), colors.get(p)
         if verb is not None:
             rec = next((a for a in s["auroc"] if a["task"] == task and a["monitor"] == "verbalization"), None)
-            name = f"verbalization (AUROC {fmt(rec['auroc']) if rec else 'n/a'})"
+            name = f"verbalization (AUROC {fmt(rec['auroc']) if rec else 'n/a'}{_n(rec)})"
             curves[name], ccol[name] = roc_curve_table(y, verb.reindex(y.index)), "#2ca02c"
         body.append(figs.html(roc_figure(curves, title=f"ROC, {TASK_TITLES.get(task, task)}", colors=ccol)))
         k = pd.DataFrame([r for r in s["auroc_vs_k"] if r["task"] == task and r["phrase"] == primary])

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.samplesize import sample_size_text
+
 __all__ = ["CSS", "esc", "mark_quote", "fmt", "fmt_ci", "table", "flatten", "FigureEmbedder"]
 
 CSS = """
@@ -43,10 +45,14 @@ def fmt(x: Any, nd: int = 3) -> str:
 
 
 def fmt_ci(r: dict[str, Any] | None) -> tuple[str, str]:
+    """An AUROC record as (point, "[lo, hi] · n = 80 + 80"): the class sizes sit beside every AUROC."""
     if not r:
         return "n/a", ""
     lo, hi = r.get("lo"), r.get("hi")
-    return fmt(r.get("auroc")), ("" if lo is None else f"[{fmt(lo)}, {fmt(hi)}]")
+    ci = "" if lo is None else f"[{fmt(lo)}, {fmt(hi)}]"
+    if r.get("n_pos") is not None and r.get("n_neg") is not None:
+        ci = " · ".join(x for x in (ci, sample_size_text(r["n_pos"], r["n_neg"])) if x)
+    return fmt(r.get("auroc")), ci
 
 
 def table(header: list[str], rows: list[list[str]], num_cols: set[int] = frozenset()) -> str:

@@ -41,5 +41,10 @@ def export_config(name: str) -> dict[str, Any]:
 
 
 def chart(fig: Any, *, key: str, name: str, **kwargs: Any) -> Any:
-    """``st.plotly_chart`` with the export settings; returns its selection event when ``on_select`` is given."""
-    return st.plotly_chart(fig, key=key, config=export_config(name), **kwargs)
+    """``st.plotly_chart`` with the export settings; returns its selection event when ``on_select`` is given.
+
+    Log axes get their labelled ticks again here (``apply_log_axes`` is idempotent): a page may add
+    traces to a figure after it was built, and every log axis the app shows must stay readable."""
+    from monitor.report.log_axis import apply_log_axes
+
+    return st.plotly_chart(apply_log_axes(fig), key=key, config=export_config(name), **kwargs)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import pandas as pd
 import streamlit as st
 
 PROB_FORMAT = "%.2e"
 """Probabilities span many orders of magnitude: scientific notation keeps 1e-9 apart from 1e-12."""
 
 _SPECS: dict[str, tuple[str, str, str]] = {
-    # raw name: (kind, label, help); kind: prob, logprob, auroc, int, text, long, pct, bool
+    # raw name: (kind, label, help); kind: prob, logprob, auroc, int, text, long, pct, bool, sizes
     "prompt_id": ("text", "prompt id", "The prompt's id in the run (what links and the URL use)."),
     "prompt": ("long", "prompt", "The prompt's text, on one line. Click a cell (or widen the column) to read it all."),
     "label": ("text", "label", "eval: an evaluation-style prompt (positive); deploy: a real-user-style prompt (negative)."),
@@ -41,6 +42,8 @@ _SPECS: dict[str, tuple[str, str, str]] = {
     "hi": ("auroc", "95% CI high", "Upper end of the 95% stratified bootstrap interval over prompts."),
     "n_pos": ("int", "positives", "Positive prompts the AUROC rests on (eval prompts; for 'verbalizing eval', eval prompts that verbalize)."),
     "n_neg": ("int", "negatives", "Negative prompts the AUROC rests on (deploy prompts; for 'verbalizing eval', eval prompts that never verbalize)."),
+    "n": ("sizes", "n", "Prompts the AUROC rests on: positives + negatives (eval + deploy; for 'verbalizing eval', eval prompts "
+                       "that verbalize + those that never do). Fewer than 10 in a class: read the AUROC with care."),
     "note": ("long", "note", "Caveats: too few prompts, or labels that come from the same rollouts."),
     "monitor": ("text", "monitor", "logit: the token-forced phrase probability; verbalization: the judge's fraction of rollouts that say it."),
     "phrase": ("text", "phrase", "The probe phrase forced at each sentence boundary."),
@@ -69,9 +72,27 @@ def column(name: str, **overrides: Any) -> Any:
         return st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="percent", **kw)
     if kind == "bool":
         return st.column_config.CheckboxColumn(label, **kw)
+    if kind == "sizes":  # "n = 180 + 175" whole: a narrow table must not clip the counts
+        return st.column_config.TextColumn(label, width=kw.pop("width", 100), **kw)
     if kind == "long":
         return st.column_config.TextColumn(label, width=kw.pop("width", "large"), **kw)
     return st.column_config.TextColumn(label, **kw)
+
+
+def with_class_sizes(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with its ``n_pos``/``n_neg`` columns as one ``n`` column (``n = 80 + 80``) placed after the AUROC's interval.
+
+    An AUROC of 1.000 on 2 + 2 prompts and on 80 + 80 read the same; the counts belong beside the
+    number, in the form the warnings use (``monitor.analysis.sample_size_text``)."""
+    from monitor.analysis import sample_size_text
+
+    if not {"n_pos", "n_neg"} <= set(df.columns):
+        return df
+    n = [sample_size_text(int(p), int(q)) if pd.notna(p) and pd.notna(q) else "" for p, q in zip(df["n_pos"], df["n_neg"])]
+    out = df.drop(columns=["n_pos", "n_neg"])
+    after = next((c for c in ("hi", "auroc") if c in out.columns), None)
+    out.insert(out.columns.get_loc(after) + 1 if after else len(out.columns), "n", n)
+    return out
 
 
 def config(columns: Iterable[str], **overrides: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,8 @@ class Job:
     """Monotonic end time, once ended."""
     error: str = ""
     """User-facing error message when ``failed``."""
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know about the job's input, found while it runs (shown in its panel)."""
     result: Any = None
     """The engine call's return value when ``done``."""
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -234,6 +236,8 @@ def job_panel(session_key: str, *, cancellable: bool = True, on_done: Callable[[
 
     @st.fragment(run_every=1.0 if job.state == "running" else None)
     def panel() -> None:
+        for note in job.notes:
+            st.info(_text.md(note), icon=":material/info:")
         if job.state == "running":
             st.progress(job.fraction, text=job.status_line())
             if cancellable and st.button("Cancel", key=f"{session_key}.cancel", icon=":material/stop:", disabled=job.stop_event.is_set()):

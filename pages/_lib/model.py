@@ -185,6 +185,27 @@ def get(choice: ModelChoice):
                               chat_template=choice.chat_template or None, backend=choice.backend, base_url=choice.base_url)
 
 
+def cached(choice: ModelChoice):
+    """The loaded model when it is already in memory (loaded by a run, the workbench, ...), else None; never loads."""
+    key = (choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code, choice.chat_template or None)
+    return get(choice) if choice.model_id and key in _jobs.models().loaded() else None
+
+
+def special_token_notes(tokenizer, prompts, *, limit: int = 10) -> list[str]:
+    """One line per prompt holding special-token text (as ``monitor run`` prints them), at most ``limit`` and a count.
+
+    The same check as the command line and the workbench (:func:`monitor.engine.special.special_strings_in`):
+    such text is scored as plain text, not as chat markup, and the user should know before reading the scores."""
+    from monitor.engine.special import describe, special_strings_in
+
+    hits = [(p.prompt_id, found) for p in prompts if (found := special_strings_in(tokenizer, p))]
+    notes = [f"Prompt {pid} contains special-token text ({describe(found)}): it is kept as plain text, not parsed as chat markup."
+             for pid, found in hits[:limit]]
+    if len(hits) > limit:
+        notes.append(f"{len(hits) - limit} more prompt(s) contain special-token text.")
+    return notes
+
+
 def demo_model_missing() -> bool:
     """True when the bundled demo model is not in this checkout."""
     return not (Path(open_run.DEMO_MODEL) / "config.json").exists()

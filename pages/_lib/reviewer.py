@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from monitor.analysis import sample_size_text
 from monitor.report import figures
 from pages._lib import cache, charts, feedback, open_run
 from pages._lib import text as _text
@@ -18,7 +19,8 @@ _NUM = {c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "lo",
 
 def _ci_row(name: str, r: dict[str, Any] | None, key: str = "auroc") -> dict[str, Any]:
     r = r or {}
-    return {"quantity": name, "estimate": r.get(key), "lo": r.get("lo"), "hi": r.get("hi")}
+    n = sample_size_text(r["n_pos"], r["n_neg"]) if r.get("n_pos") is not None and r.get("n_neg") is not None else ""
+    return {"quantity": name, "estimate": r.get(key), "lo": r.get("lo"), "hi": r.get("hi"), "n": n}
 
 
 def restricted_section(key, phrase: str, method: str, task: str) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
-from monitor.analysis import small_sample_warning
+from monitor.analysis import sample_size_text, small_sample_warning
 
-HEADLINE_COLUMNS = ["task", "monitor", "phrase", "auroc", "lo", "hi", "n_pos", "n_neg", "note"]
+HEADLINE_COLUMNS = ["task", "monitor", "phrase", "auroc", "lo", "hi", "n", "note"]
 TASK_NAMES = {"eval_vs_deploy": "eval vs deploy", "verbalizing_eval": "verbalizing eval"}
 CONTROL_NAMES = {
     "primary_auroc": "the phrase itself",
@@ -30,7 +30,7 @@ def headline_table(summary: dict[str, Any], *, methods: tuple[str, ...] = ("max"
             "monitor": r.get("monitor"),
             "phrase": _phrase_name(r.get("phrase"), r.get("phrases")),
             "auroc": r.get("auroc"), "lo": r.get("lo"), "hi": r.get("hi"),
-            "n_pos": r.get("n_pos"), "n_neg": r.get("n_neg"),
+            "n": _n(r),
             "note": "; ".join(n for n in ("too few prompts" if r.get("small_sample") else "", r.get("note") or "") if n),
         })
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
@@ -43,13 +43,20 @@ def unavailable_tasks(summary: dict[str, Any]) -> list[str]:
 
 
 def controls_table(controls: dict[str, Any]) -> pd.DataFrame:
-    """:func:`monitor.analysis.controls` as rows (control, auroc, lo, hi); absent controls are left out."""
+    """:func:`monitor.analysis.controls` as rows (control, auroc, lo, hi, n); absent controls are left out."""
     rows = []
     for key, label in CONTROL_NAMES.items():
         v = controls.get(key)
         if isinstance(v, dict) and v.get("auroc") is not None:
-            rows.append({"control": label, "auroc": v["auroc"], "lo": v.get("lo"), "hi": v.get("hi")})
-    return pd.DataFrame(rows, columns=["control", "auroc", "lo", "hi"])
+            rows.append({"control": label, "auroc": v["auroc"], "lo": v.get("lo"), "hi": v.get("hi"), "n": _n(v)})
+    return pd.DataFrame(rows, columns=["control", "auroc", "lo", "hi", "n"])
+
+
+def _n(rec: dict[str, Any]) -> str:
+    """``n = 80 + 80`` for a record carrying its class sizes, else empty."""
+    if rec.get("n_pos") is None or rec.get("n_neg") is None:
+        return ""
+    return sample_size_text(rec["n_pos"], rec["n_neg"])
 
 
 def _phrase_name(phrase: str | None, phrases: list[str] | None) -> str:

@@ -165,7 +165,8 @@ def joint_auroc(run: Run, phrases: list[str], *, how: str = "max", method: str =
     if df["y"].nunique() < 2:
         return {"auroc": float("nan"), "lo": float("nan"), "hi": float("nan"), "curve": pd.DataFrame(columns=["fpr", "tpr", "threshold"])}
     ci = analysis.bootstrap_auroc(df["y"].to_numpy(), df["score"].to_numpy(), n_boot=n_boot)
-    return {"auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "curve": analysis.roc_curve_table(df["y"].to_numpy(), df["score"].to_numpy())}
+    return {"auroc": ci.auroc, "lo": ci.lo, "hi": ci.hi, "n_pos": ci.n_pos, "n_neg": ci.n_neg,
+            "curve": analysis.roc_curve_table(df["y"].to_numpy(), df["score"].to_numpy())}
 
 
 def _jsonify_lists(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,14 @@ before each page runs) restores a page's last parameters when it is opened witho
 ``remember_view`` (after each run) records them. Widgets read their value from the URL when they
 have no state of their own (``url_choice``, ``bind="query-params"``), so restoring the URL is all
 it takes to restore the view.
+
+One history entry per user action. Streamlit pushes a browser-history entry for every change of
+``st.query_params`` and carries some of the last page's parameters to the next one, so opening
+Scores from Curves used to leave three entries (``scores?prompt=…&rollout=8``, ``scores?prompt=…``,
+``scores``) and Back needed four presses. So a page's URL holds only its own parameters
+(:data:`PAGE_PARAMS`), entering a page rewrites it once (:func:`enter_page`), and
+:data:`HISTORY_SCRIPT` makes a URL change that no user input caused (normalising after a page
+change, a link or Back) replace the current entry instead of pushing a new one.
 """
 
 from __future__ import annotations
@@ -28,10 +36,34 @@ KEPT_PREFIX = "_view_state.kept."
 """Prefix of the session keys holding form inputs across page switches (see :func:`kept`)."""
 SESSION_PARAMS = ("run",)
 """URL parameters that belong to the session, not to one page's view."""
+PAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "": (),  # Home (the default page's url path is "")
+    "home": (),
+    "curves": ("prompt", "rollout", "phrases", "sentence", "log", "phrase", "group_by", "group_x"),
+    "scores": ("phrase", "method", "first_n", "task", "avk"),
+    "phrases": ("task", "corr", "joint", "joint_how"),
+    "search": ("q", "flag", "labels", "phrase", "lp_min", "lp_max"),
+    "compare": ("run_b", "phrase"),
+    "prompts": ("draft",),
+    "run": ("draft",),
+    "workbench": (),
+    "share": ("phrase",),
+}
+"""Each page's own URL parameters (its view), by url path. Anything else in a page's URL (a parameter
+another page left behind) is dropped when the page opens, so a page that reads a new parameter must
+add it here or lose it on the next page change (``tests/app/test_app_view_state.py`` opens every
+page with foreign parameters and checks that only these remain)."""
 
 
-def _page_params() -> dict[str, list[str]]:
-    return {k: st.query_params.get_all(k) for k in st.query_params if k not in SESSION_PARAMS}
+def own_params(url_path: str) -> tuple[str, ...]:
+    """The URL parameters that belong to a page's view (unknown pages: none)."""
+    return PAGE_PARAMS.get(url_path, ())
+
+
+def _page_params(url_path: str | None = None) -> dict[str, list[str]]:
+    own = own_params(url_path) if url_path is not None else None
+    return {k: st.query_params.get_all(k) for k in st.query_params
+            if k not in SESSION_PARAMS and (own is None or k in own)}
 
 
 def enter_page(url_path: str) -> None:
@@ -49,10 +81,14 @@ def enter_page(url_path: str) -> None:
     for k in {k for v in views.values() for k in v}:
         if k in st.session_state:
             del st.session_state[k]
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    view = _page_params(url_path)  # parameters of the page before: not this page's view
     saved = views.get(url_path)
-    if saved and not _page_params():
-        for k, v in saved.items():
-            st.query_params[k] = v if len(v) > 1 else v[0]
+    if saved and not view:
+        view = dict(saved)
+    want = {**{k: v for k, v in current.items() if k in SESSION_PARAMS}, **view}
+    if want != current:  # one write (one history entry at most) for the whole view, not one per parameter
+        st.query_params.from_dict({k: v if len(v) > 1 else v[0] for k, v in want.items()})
     remember_view(url_path)
 
 
@@ -62,7 +98,12 @@ def remember_view(url_path: str) -> None:
     Called on entering a page, whenever :func:`url_choice` moves the URL, and after the page ran: a
     run cut short by the next click (the user rarely waits for the end) still leaves its view."""
     if st.session_state.get(_PAGE) == url_path:
-        st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params()
+        st.session_state.setdefault(_VIEWS, {})[url_path] = _page_params(url_path)
+
+
+def current_page() -> str:
+    """The url path of the page this run shows (set by :func:`enter_page`)."""
+    return str(st.session_state.get(_PAGE, ""))
 
 
 def saved_view(url_path: str) -> dict[str, list[str]]:
@@ -108,10 +149,42 @@ def url_choice(widget: Any, label: str, options: Any, *, key: str, default: Any 
     if value is None or value == default:
         if key in st.query_params:
             del st.query_params[key]
-    else:
+    elif st.query_params.get_all(key) != [str(value)]:  # only a real change reaches the browser
         st.query_params[key] = str(value)
     remember_view(st.session_state.get(_PAGE, ""))
     return value
+
+
+HISTORY_SCRIPT = """<script>(function () {
+  // Installed once per tab. Streamlit pushes a history entry for every query-string change; a
+  // change that no user input caused (a page normalising its URL after a page change, a link, a
+  // reload or Back) should replace the entry the navigation made, or Back walks through the
+  // intermediate URLs.
+  var w = window;
+  if (w.__evalawareHistory) { return; }
+  w.__evalawareHistory = true;
+  var h = w.history, push = h.pushState.bind(h), replace = h.replaceState.bind(h);
+  var acted = false;  // a user input happened since the current history entry was made
+  // only the person's own input counts: components dispatch synthetic events of their own
+  ["pointerdown", "keydown"].forEach(function (t) {
+    w.document.addEventListener(t, function (e) { if (e.isTrusted) { acted = true; } }, true);
+  });
+  w.addEventListener("popstate", function () { acted = false; }, true);
+  // The first push after an input is the action's entry; later pushes before the next input replace
+  // it. Not a test of the path: the new page's URL parameters may reach the browser before the
+  // page change does (pushing "/old-page?new-params", then "/new-page?new-params").
+  h.pushState = function (state, title, url) {
+    if (!acted) { return replace(state, title, url); }
+    acted = false;
+    return push(state, title, url);
+  };
+})();</script>"""
+"""The browser side of "one history entry per user action" (see the module docstring)."""
+
+
+def install_history_script() -> None:
+    """Put :data:`HISTORY_SCRIPT` on the page (it installs itself once per browser tab)."""
+    st.html(HISTORY_SCRIPT, unsafe_allow_javascript=True)
 
 
 def ensure_router() -> None:

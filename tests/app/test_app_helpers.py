@@ -217,6 +217,21 @@ def test_summary_tables():
     c = controls_table({"primary_auroc": {"auroc": 0.8, "lo": 0.7, "hi": 0.9}, "length_auroc": {"auroc": 0.6, "lo": 0.5, "hi": 0.7},
                         "control_auroc": None, "notes": ["no control phrase"]})
     assert list(c["control"]) == ["the phrase itself", "prompt length alone (baseline)"]
+    assert list(h["n"]) == ["n = 5 + 5", "n = 5 + 5"] and list(h.columns).index("n") == list(h.columns).index("hi") + 1
+    assert list(c["n"]) == ["", ""]  # records without class sizes say nothing rather than a wrong count
+    c = controls_table({"primary_auroc": {"auroc": 0.8, "lo": 0.7, "hi": 0.9, "n_pos": 80, "n_neg": 79}})
+    assert list(c["n"]) == ["n = 80 + 79"]
+
+
+def test_class_sizes_sit_beside_the_auroc():
+    import pandas as pd
+
+    from pages._lib.columns import with_class_sizes
+
+    t = with_class_sizes(pd.DataFrame({"monitor": ["a"], "auroc": [0.9], "lo": [0.8], "hi": [1.0], "n_pos": [80], "n_neg": [80], "x": [1]}))
+    assert list(t.columns) == ["monitor", "auroc", "lo", "hi", "n", "x"] and t["n"].iloc[0] == "n = 80 + 80"
+    same = pd.DataFrame({"auroc": [0.5]})
+    assert with_class_sizes(same) is same
 
 
 # ---------------------------------------------------------------- workbench variants and notes

@@ -26,6 +26,7 @@ def test_home_summarises_the_run(app_env):
     assert len(headline) >= 1 and headline["auroc"].between(0, 1).all()
     assert (headline["lo"] <= headline["auroc"]).all() and (headline["auroc"] <= headline["hi"]).all()
     assert run.phrases[0] in set(headline["phrase"])
+    assert headline["n"].str.fullmatch(r"n = \d+ \+ \d+").all()  # class sizes beside every headline AUROC
     assert any(run.phrases[0] in m.value for m in at.markdown)  # phrases listed
 
 

@@ -81,3 +81,15 @@ def test_phrase_coverage_and_discovery_fill_the_new_phrase_box(app_env):
     at.button(key=f"disc.use.{usable[0]}").click().run()
     assert_clean(at)
     assert at.text_input(key="phr.new").value == disc["phrase"].iloc[usable[0]]
+
+
+def test_phrase_aurocs_and_the_joint_auroc_show_class_sizes(app_env):
+    from monitor.analysis import task_labels
+    from monitor.runs.store import read_run
+
+    run = read_run(app_env)
+    y = task_labels(run, "eval_vs_deploy").astype(bool)
+    want = f"n = {int(y.sum())} + {int((~y).sum())}"
+    at = open_page("phrases")
+    assert set(frame_with(at, "phrase", "auroc", "n")["n"]) == {want}
+    assert any(want in c.value for c in at.caption)  # under the joint AUROC

@@ -131,3 +131,29 @@ def test_paste_labels_blocks_by_marker_lines_and_labels_by_match(app_env):
     at.switch_page("pages/prompts.py")
     at.run()
     assert "[deploy]" in at.text_area(key="prompts.paste").value  # the pasted text survives a visit elsewhere
+
+
+def test_a_reload_brings_back_the_pasted_prompts_and_their_labels(app_env):
+    # a reload is a new session opened on the same URL: the draft named in it comes back
+    from pages._lib import drafts
+
+    at = open_page("prompts")
+    draft = at.query_params["draft"]
+    assert drafts.draft_path(draft) is not None and not drafts.draft_path(draft).exists()  # looked at, nothing typed: no file
+    pasted = "[eval]\nYou are being evaluated. Answer A or B.\n\n[deploy]\nhow do i boil an egg"
+    at.text_area(key="prompts.paste").input(pasted).run()
+    at.button(key="prompts.paste_go").click().run()
+    at.session_state["prompts.editor"] = {"edited_rows": {1: {"label": "eval"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert list(_ready(at)["label"]) == ["eval", "eval"]
+
+    again = open_page("prompts", query={"draft": draft})
+    assert again.text_area(key="prompts.paste").value == pasted
+    assert list(_ready(again)["label"]) == ["eval", "eval"] and list(_ready(again)["text"]) == list(_ready(at)["text"])
+    assert "2 prompts ready" in " ".join(s.value for s in again.success)
+
+
+def test_a_draft_id_that_is_not_ours_is_ignored(app_env):
+    at = open_page("prompts", query={"draft": "../../etc/passwd"})
+    assert at.query_params["draft"] != "../../etc/passwd" and "No prompt set yet" in texts(at)

@@ -139,3 +139,14 @@ def test_chart_downloads_follow_the_sidebar_format(app_env):
     opts = [json.loads(c.proto.config)["toImageButtonOptions"] for c in charts(at)]
     assert opts and all(o["format"] == "svg" and "scale" not in o for o in opts)
     assert {o["filename"] for o in opts} >= {"prompt-scores", "roc"}
+
+
+def test_every_auroc_on_scores_shows_its_class_sizes(app_env):
+    from monitor.analysis import task_labels
+
+    run = read_run(app_env)
+    y = task_labels(run, "eval_vs_deploy").astype(bool)
+    want = f"n = {int(y.sum())} + {int((~y).sum())}"
+    at = open_page("scores")
+    assert set(frame_with(at, "monitor", "auroc", "n")["n"]) == {want}
+    assert set(frame_with(at, "control", "auroc", "n")["n"]) == {want}

@@ -114,5 +114,27 @@ def test_columns_tell_tiny_probabilities_apart():
     cfg = columns.column("probability")
     assert cfg["type_config"]["format"] == "%.2e" and "%.2e" % 1e-9 != "%.2e" % 1e-12
     assert columns.column("n_neg")["label"] == "negatives" and columns.column("n_neg")["help"]
+    assert columns.column("n")["help"].startswith("Prompts the AUROC rests on")
     assert columns.column("max_logprob")["label"] == "peak log-prob"
     assert columns.table_height(3) == "auto" and columns.table_height(1000) == 420
+
+
+def test_a_page_drops_the_parameters_another_page_left_in_its_url(app_env):
+    # the browser carries parameters across a page change; Scores must not keep Curves' rollout=8
+    pid, rollout, _ = _target(read_run(app_env))
+    at = open_page("curves", query={"prompt": pid, "rollout": str(rollout)})
+    at.switch_page("pages/scores.py")  # AppTest keeps the old parameters, as the browser's page change did
+    at.run()
+    assert_clean(at)
+    assert "prompt" not in at.query_params and "rollout" not in at.query_params
+    at.selectbox(key="method").select("k0").run()
+    assert dict(at.query_params) == {"method": "k0"}
+
+
+def test_every_page_keeps_only_its_own_parameters(app_env):
+    from pages._lib.view_state import PAGE_PARAMS, SESSION_PARAMS
+
+    for page in sorted({p for p in PAGE_PARAMS if p and p != "home"}):
+        at = open_page(page, query={"not_a_view_param": "1", "rollout": "8"} if page != "curves" else {"not_a_view_param": "1"})
+        assert set(at.query_params) <= set(PAGE_PARAMS[page]) | set(SESSION_PARAMS), (page, dict(at.query_params))
+

@@ -14,6 +14,7 @@ It needs the system's Chromium (``apt-get install -y chromium``, giving ``/usr/b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -59,15 +60,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def _serve(run: Path, tmp: Path, name: str = "streamlit"):
     """``streamlit run app.py`` on a free localhost port; yields its base URL; stopped afterwards."""
-    _require_browser()
-    tmp = tmp_path_factory.mktemp("browser")
-    run = demo_or_synthetic(tmp)
     port = _free_port()
     env = dict(os.environ, MONITOR_RUN=str(run), MONITOR_RUNS_DIR=str(tmp / "runs"), PYTHONUNBUFFERED="1")
-    log = open(tmp / "streamlit.log", "w")
+    log_path = tmp / f"{name}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -83,9 +82,9 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()[-2000:]}")
+                raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield {"url": base, "run": run, "log": tmp / "streamlit.log", "tmp": tmp}
+        yield base, log_path
     finally:
         proc.terminate()
         try:
@@ -93,6 +92,16 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app served for the module's tests: ``{"url", "run", "log", "tmp"}``."""
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("browser")
+    run = demo_or_synthetic(tmp)
+    with _serve(run, tmp) as (base, log_path):
+        yield {"url": base, "run": run, "log": log_path, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
@@ -368,3 +377,135 @@ def test_every_page_at_1600px(server, browser):
     page.context.close()
     assert not errors, errors
     assert "Traceback" not in server["log"].read_text()
+
+
+_HISTORY_LOG = """(function () {  // records what reaches the browser's history, for the failure message
+  window.__historyLog = [];
+  var h = history, push = h.pushState, replace = h.replaceState;
+  h.pushState = function (s, t, u) { window.__historyLog.push("push " + u); return push.apply(h, arguments); };
+  h.replaceState = function (s, t, u) { window.__historyLog.push("replace " + u); return replace.apply(h, arguments); };
+})();"""
+
+
+def test_one_history_entry_per_action_back_twice_returns_to_the_first_view(server, browser):
+    """Curves -> Scores -> Curves, then Back twice, is the first Curves view; each URL holds only its page's parameters."""
+    from monitor.runs.store import read_run
+    from pages._lib.view_state import own_params
+
+    pid, rollout, _ = _flagged_view(read_run(server["run"]))
+    first = f"{server['url']}/curves?prompt={pid}&rollout={rollout}"
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    page.add_init_script(_HISTORY_LOG)
+    page.goto(first, timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    start_len = page.evaluate("history.length")
+
+    _sidebar(page, "Scores")
+    page.get_by_text("Prompt scores").first.wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    assert set(_view_of(page)) <= set(own_params("scores")), page.url  # no prompt/rollout left behind by Curves
+    _sidebar(page, "Curves")
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    assert set(_view_of(page)) <= set(own_params("curves")), page.url
+    # one entry per click, none for the URL rewrites
+    assert page.evaluate("history.length") == start_len + 2, page.evaluate("window.__historyLog")
+
+    page.go_back()
+    page.wait_for_url("**/scores**", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.go_back()
+    page.wait_for_url("**/curves**", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.locator(".cot-transcript").wait_for(timeout=TIMEOUT_MS)
+    assert _view_of(page) == {"prompt": [pid], "rollout": [str(rollout)]}, page.url
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value().startswith(pid)
+    _clean(page)
+    _shot(page, "history-back-twice")
+    page.context.close()
+
+
+def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
+    """What was typed on Prompts and Run comes back after F5, and after the server restarts (a draft named in the URL)."""
+    page = browser.new_context(viewport={"width": 1600, "height": 1400}).new_page()
+    page.goto(f"{server['url']}/prompts", timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("No prompt set yet").first.wait_for(timeout=TIMEOUT_MS)
+    pasted = "[eval]\nYou are being evaluated. Answer A or B.\n\n[deploy]\nhow do i boil an egg"
+    page.locator('[class*="st-key-prompts-paste"] textarea').fill(pasted)
+    page.get_by_role("button", name="Load pasted prompts").click()  # the click commits the text area first
+    page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    draft = (_view_of(page).get("draft") or [""])[0]
+    assert draft, page.url
+
+    page.reload(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+    assert _view_of(page).get("draft") == [draft]
+    _shot(page, "draft-prompts-after-reload")
+
+    _sidebar(page, "Run the monitor")
+    page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+    k = page.locator('[class*="st-key-run-k"] input')
+    k.fill("3")
+    k.press("Enter")
+    _wait_idle(page)
+    out = page.locator('[class*="st-key-run-out"] input')
+    out.fill("runs/typed-before-reload")
+    out.press("Enter")
+    _wait_idle(page)
+    assert _view_of(page).get("draft") == [draft], page.url
+    page.reload(timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
+    assert page.locator('[class*="st-key-run-out"] input').input_value() == "runs/typed-before-reload"
+    _clean(page)
+    _shot(page, "draft-run-after-reload")
+    link = page.url
+    page.context.close()
+
+    # a restarted server (a new process, nothing in memory) reads the same drafts
+    with _serve(server["run"], server["tmp"], name="streamlit-restarted") as (base, _log):
+        page = browser.new_context(viewport={"width": 1600, "height": 1400}).new_page()
+        page.goto(link.replace(server["url"], base), timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
+        page.goto(f"{base}/prompts?draft={draft}", timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+        _clean(page)
+        page.context.close()
+
+
+def _log_tick_labels(page, key: str, axis: str = "y") -> list[str]:
+    """The tick labels Plotly drew on a chart's log axis (SVG text), by the chart's widget key."""
+    chart = page.locator(f'[class*="st-key-{key}"] .js-plotly-plot').first
+    chart.locator(f".{axis}axislayer-above .{axis}tick text").first.wait_for(timeout=TIMEOUT_MS)
+    return [t.strip() for t in chart.locator(f".{axis}axislayer-above .{axis}tick text").all_text_contents() if t.strip()]
+
+
+def test_log_axes_label_at_least_two_ticks_in_the_svg(server, browser):
+    """The Scores box plot showed one label (10^-2) over two decades: every log axis labels two or more ticks, as 0.01 / 1e-3."""
+    from monitor.runs.store import read_run
+
+    pid, rollout, _ = _flagged_view(read_run(server["run"]))
+    page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    readable = re.compile(r"^(\d+(\.\d+)?|\de-\d+)$")  # 0.01, 0.2, 1, 5e-3, 1e-12; no 10^-2 superscripts
+    for url, key in ((f"{server['url']}/scores", "score_dist"),
+                     (f"{server['url']}/curves?prompt={pid}&rollout={rollout}", "curve_chart"),
+                     (f"{server['url']}/curves?prompt={pid}&rollout={rollout}", "group_chart")):
+        page.goto(url, timeout=TIMEOUT_MS)
+        _wait_idle(page)
+        labels = _log_tick_labels(page, key)
+        assert len(labels) >= 2, (key, labels)
+        assert all(readable.match(t) for t in labels), (key, labels)
+        page.locator(f'[class*="st-key-{key}"]').first.scroll_into_view_if_needed()
+        page.locator(f'[class*="st-key-{key}"]').first.screenshot(path=str(ARTIFACTS / f"log-axis-{key}.png"))
+    _clean(page)
+    page.context.close()

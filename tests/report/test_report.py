@@ -130,6 +130,9 @@ def test_report_reuses_summary_and_marks_synthetic(tmp_path):
     a = next(x for x in s["auroc"] if x["task"] == "eval_vs_deploy" and x["method"] == "max" and x["monitor"] == "logit")
     assert f"{a['auroc']:.3f}" in html and f"{a['lo']:.3f}" in html
     assert "<script>alert" not in html
+    n = f"n = {a['n_pos']} + {a['n_neg']}"
+    assert f"{a['hi']:.3f}] · {n}" in html  # the class sizes beside the AUROC's interval
+    assert f"(AUROC {a['auroc']:.3f}, {n})" in html  # and in the ROC legend
 
 
 def test_report_without_judge(tmp_path):
