@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
-from .forcing import _encode
+from .tokens import encode
 from ..prompts.record import Prompt
 
 __all__ = [
@@ -151,7 +151,7 @@ def k0_context_ids(tokenizer: Any, rendered: RenderedPrompt, markers: ThinkMarke
     ids = list(rendered.token_ids)
     if markers.open is None or rendered.think_opened:
         return ids
-    return ids + _encode(tokenizer, markers.open + "\n")  # = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return ids + encode(tokenizer, markers.open + "\n")
 
 
 def cot_span(completion_text: str, markers: ThinkMarkers, *, think_opened: bool) -> tuple[int, int, bool]:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from .chat import ThinkMarkers, detect_think_markers, k0_context_ids, render_prompt
-from .forcing import check_phrase, decode_memo, force_phrase
+from .forcing import check_phrase, force_phrase
+from .tokens import decode_memo
 from .models import LoadedModel
 from ..errors import ConfigError
 from ..config import K0_BATCH, Progress

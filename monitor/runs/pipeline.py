@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..engine.boundaries import Boundary, phrase_queries, rollout_boundaries, to_force_queries
-from ..engine.forcing import decode_memo
+from ..engine.tokens import decode_memo
 from ..engine.chat import RenderedPrompt, ThinkMarkers, detect_think_markers, markers_missing, render_prompt
 from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
