@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ..errors import MonitorError, RunFormatError
+from ..runs.hooks import run_written
 from ..runs.store import read_manifest, run_lock
 from .base import JudgeFailure
 
@@ -210,9 +211,7 @@ def _judge(run_dir: Path, kind: PassKind, manifest: dict[str, Any], p: PassPlan[
                                 f"{state.judged_now} {kind.judged} rollout(s) are kept in {p.parts} and a rerun continues from them.",)
         else:
             summary = p.write(state)
-            from ..analysis.cached import refresh_summary  # lazy: the analyses sit above the judges
-
-            refresh_summary(run_dir)  # the judge's AUROCs or refusal analyses changed: recache for the app's Home
+            run_written(run_dir)  # the judge's AUROCs or refusal analyses changed: the summary is recached
     return summary
 
 

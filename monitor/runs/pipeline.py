@@ -31,6 +31,7 @@ from ..engine.rollouts import Rollout, RolloutKV, RolloutRequest, generate_rollo
 from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from ..engine.cache_scoring import cache_covers, score_against_cache
+from .hooks import run_written
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
 __all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
@@ -493,9 +494,7 @@ def rescore_run(
     with run_lock(run.path, what="add phrases to"):  # not while a judge or another rescore writes it
         write_table(run.path, "scores", pd.concat([run.scores, pd.DataFrame(rows)], ignore_index=True))
         write_manifest(run.path, {**read_manifest(run.path), "phrases": run.phrases + new})
-        from ..analysis.cached import refresh_summary
-
-        refresh_summary(run.path)  # new phrases: recache the summary for the app's Home
+        run_written(run.path)  # new phrases: the summary cache is recomputed for the app's Home
     return read_run(run.path)
 
 
