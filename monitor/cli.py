@@ -13,92 +13,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .engine.args import ProgressBar as _Bar
+from .engine.args import add_chat_arguments as _add_chat_args
+from .engine.args import add_model_arguments as _add_model_args
+from .engine.args import load_model_from_args as _load
+from .engine.args import markers_from_args as _markers
 from .errors import MonitorError
 
 __all__ = ["main", "build_parser"]
-
-
-def _add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", required=required, help="Hugging Face id or local directory (e.g. data/demo_model)")
-    g.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
-    g.add_argument("--dtype", default="auto", help="auto | bf16 | fp16 | fp32 (auto: bf16 on a capable GPU, else fp32)")
-    g.add_argument("--device", default="auto", help="auto | cuda | cuda:N | mps | cpu")
-    g.add_argument("--device-map", default=None, help="transformers device_map (e.g. auto, to shard over several GPUs)")
-    g.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"], help="attention implementation")
-    g.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code (off by default)")
-    g.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template file, for a model without one (e.g. a base model)")
-    g.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (on a busy shared CPU, 1 can be several times faster)")
-
-
-def _add_chat_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("chat format")
-    g.add_argument("--think-open", default=None, help="marker that opens the CoT (default: detected; <think> if the model knows it)")
-    g.add_argument("--think-close", default=None, help="marker that closes the CoT (default: detected; </think>)")
-    g.add_argument("--no-think-markers", action="store_true", help="the model has no think markers: the whole reply is the CoT (detected by default)")
-    g.add_argument("--no-thinking", action="store_true", help="pass enable_thinking=False to the chat template")
-    g.add_argument("--special-tokens", choices=["text", "parse"], default="text",
-                   help="special-token strings inside prompt text (e.g. <|im_end|>): plain text (default) or real chat markup")
-
-
-def _markers(args):
-    from .engine.chat import ThinkMarkers
-
-    if args.no_think_markers:
-        return ThinkMarkers(None, None)
-    if args.think_open is None and args.think_close is None:
-        return None  # detected from the model's chat template and vocabulary once it is loaded
-    return ThinkMarkers(args.think_open or "<think>", args.think_close or "</think>")
-
-
-def _load(args):
-    from .engine.models import ModelSpec, load_model
-
-    template = None
-    if getattr(args, "chat_template", None):
-        from pathlib import Path
-
-        path = Path(args.chat_template).expanduser()
-        try:
-            template = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise MonitorError(f"--chat-template {args.chat_template}: cannot read it ({e.__class__.__name__}); give a UTF-8 Jinja template file.") from None
-        if not template.strip():
-            raise MonitorError(f"--chat-template {args.chat_template} is empty; give a Jinja chat template.")
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        if threads < 1:
-            raise MonitorError(f"--threads must be at least 1 (got {threads}).")
-        import torch
-
-        torch.set_num_threads(threads)
-    spec = ModelSpec(
-        args.model, revision=args.revision, dtype=args.dtype, device=args.device, device_map=args.device_map,
-        attn_implementation=args.attn, trust_remote_code=args.trust_remote_code, chat_template=template,
-    )
-    print(f"Loading {args.model} ...", file=sys.stderr)
-    return load_model(spec)
-
-
-class _Bar:
-    """tqdm progress bar driven by the engine's progress callback (rollouts done, rate, time left)."""
-
-    def __init__(self, unit: str):
-        from tqdm import tqdm
-
-        self._tqdm = tqdm
-        self.bar = None
-        self.unit = unit
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if self.bar is None:
-            self.bar = self._tqdm(total=total, initial=done, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(message, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _prompts(args):
