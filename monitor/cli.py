@@ -222,7 +222,7 @@ def cmd_import(args) -> int:
 
 
 # Subcommands contributed by other modules: each exposes register(subparsers).
-_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "monitor.ingest.cli")
+_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "monitor.report.cli", "monitor.ingest.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
