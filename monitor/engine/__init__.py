@@ -11,7 +11,7 @@ from .bpe import QWEN_PRETOKENIZE_PATTERN, GPT2_PRETOKENIZE_PATTERN, CHATML_THIN
 from .models import DType, Device, ModelSpec, LoadedModel, load_model, resolve_device, resolve_dtype, find_gguf, sampling_defaults
 from .chat import (
     ThinkMarkers, CotMode, RenderedPrompt, render_prompt, cot_span, k0_context_text, k0_context_ids, detect_think_markers,
-    cot_mode, describe_cot_mode, markers_missing,
+    cot_mode, describe_cot_mode, markers_missing, chat_token_counter,
 )
 from .sentences import Sentence, split_sentences
 from .forcing import Alignment, ForcedPhrase, boundary_for_char, force_phrase, check_phrase
@@ -26,7 +26,7 @@ __all__ = [
     "QWEN_PRETOKENIZE_PATTERN", "GPT2_PRETOKENIZE_PATTERN", "CHATML_THINK_TEMPLATE", "CHATML_TEMPLATE", "SPECIAL_TOKENS",
     "build_bpe_tokenizer", "DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype",
     "find_gguf", "sampling_defaults", "ThinkMarkers", "CotMode", "RenderedPrompt", "render_prompt", "cot_span",
-    "k0_context_text", "k0_context_ids", "detect_think_markers", "cot_mode", "describe_cot_mode", "markers_missing", "Sentence",
+    "k0_context_text", "k0_context_ids", "detect_think_markers", "cot_mode", "describe_cot_mode", "markers_missing", "chat_token_counter", "Sentence",
     "split_sentences", "Alignment", "ForcedPhrase", "decode_memo", "token_end_offsets", "boundary_for_char",
     "force_phrase", "check_phrase", "Method", "ForceQuery", "resolve_method", "score_packed", "score_naive",
     "model_layout", "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts", "make_rollout",

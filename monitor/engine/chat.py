@@ -9,7 +9,7 @@ appends the opening marker only where the model would have written it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
@@ -18,7 +18,7 @@ from ..prompts.record import Prompt
 
 __all__ = [
     "ThinkMarkers", "CotMode", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text", "k0_context_ids",
-    "detect_think_markers", "cot_mode", "markers_missing", "describe_cot_mode",
+    "detect_think_markers", "cot_mode", "markers_missing", "describe_cot_mode", "chat_token_counter",
 ]
 
 CotMode = Literal["think_markers", "whole_reply"]
@@ -129,6 +129,18 @@ def markers_missing(markers: ThinkMarkers, completions: Sequence[str], think_ope
     if markers.open is None or not completions:
         return False
     return not any(think_opened) and not any(markers.open in c for c in completions)
+
+
+def chat_token_counter(tokenizer: Any, *, enable_thinking: bool = True) -> Callable[[Prompt], int]:
+    """Count a prompt's tokens as the pipeline renders it: chat template plus generation prompt.
+
+    Uses :func:`render_prompt`, so the count is the one the run will see; give it to
+    :func:`monitor.prompts.filters.check_context_length`.
+    """
+    def count(prompt: Prompt) -> int:
+        return len(render_prompt(tokenizer, prompt, enable_thinking=enable_thinking).token_ids)
+
+    return count
 
 
 def k0_context_text(rendered: RenderedPrompt, markers: ThinkMarkers) -> str:
