@@ -4,7 +4,8 @@ The forced tokens must be the model's canonical tokenization of the text it woul
 probability is badly underestimated (".\\n\\n" is one token in Qwen's BPE; " If" carries its
 space). The rule, measured in NOTES-scoring.md:
 
-1. Never re-tokenize the rollout: keep the sampled ids; get each token's end offset by decoding.
+1. Never re-tokenize the rollout: keep the sampled ids; get each token's end offset by decoding
+   (:func:`monitor.engine.tokens.token_end_offsets`).
 2. Where to cut is decided in :mod:`monitor.engine.boundaries` (where the next sentence begins).
 3. Force ``phrase`` if the context text ends in whitespace, ``" " + phrase`` otherwise.
 4. Forced ids = the tokens of ``encode(tail + text)`` after the seam, with ``tail`` the decoded
@@ -13,6 +14,9 @@ space). The rule, measured in NOTES-scoring.md:
 5. Otherwise cut back one token and force that token's text + the phrase ("cut_back").
 6. If that fails too, force ``encode(text)`` alone at the original boundary ("unaligned"): only
    when the seam between context and forced text would re-tokenize differently.
+
+This module only decides; every encode and decode goes through :mod:`monitor.engine.tokens`
+(the Rust backend where it is the same call, memoised within a ``decode_memo()`` block).
 """
 
 from __future__ import annotations
