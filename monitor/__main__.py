@@ -2,4 +2,6 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Guarded: vLLM's engine (--backend vllm) starts child processes that import this module again.
+if __name__ == "__main__":
+    sys.exit(main())

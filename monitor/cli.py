@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .engine.args import ProgressBar as _Bar
+from .engine.args import add_backend_arguments as _add_backend_args
 from .engine.args import add_chat_arguments as _add_chat_args
 from .engine.args import add_model_arguments as _add_model_args
 from .engine.args import load_model_from_args as _load
 from .engine.args import markers_from_args as _markers
+from .engine.args import resume_backend as _resume_backend
 from .errors import MonitorError
 
 __all__ = ["main", "build_parser"]
@@ -48,6 +50,9 @@ def _note_special_tokens(loaded, prompts, mode: str) -> None:
 def _executor(args, loaded):
     if args.ray is None:
         return None
+    if (getattr(args, "backend", None) or "transformers") != "transformers":
+        raise MonitorError(f"--ray runs transformers workers; with --backend {args.backend} the engine spreads the model over "
+                           "GPUs and nodes itself (--tensor-parallel-size, --pipeline-parallel-size, or the server's own settings).")
     from .runs.ray_executor import RayExecutor
 
     return RayExecutor(loaded.spec, address=None if args.ray == "local" else args.ray, workers=args.workers)
@@ -59,6 +64,8 @@ def cmd_run(args) -> int:
 
     if args.workers is not None and args.ray is None:
         raise MonitorError("--workers needs --ray (workers run on a Ray cluster).")
+    if args.ray is not None and args.backend not in (None, "transformers"):
+        _executor(args, None)  # refuses before anything loads: --ray is for the transformers backend
     if args.resume:
         from .runs.store import read_manifest, run_lock
 
@@ -67,6 +74,7 @@ def cmd_run(args) -> int:
             pass
         if args.model is None:
             args.model = manifest.get("model", {}).get("id")
+        _resume_backend(args, manifest)
         loaded = _load(args)
         bar = _Bar("rollout")
         executor = _executor(args, loaded)
@@ -186,8 +194,15 @@ def cmd_bench(args) -> int:
             max_new_tokens=args.max_new_tokens, seed=args.seed, batch_size=args.batch_size, device=args.device,
             dtype=args.dtype, k0=not args.no_k0, k0_prompts=args.k0_prompts, repeats=args.repeats,
         )
+        if args.backend not in (None, "transformers"):
+            from .runs.backend_bench import run_backend_bench
+
+            print(json.dumps(run_backend_bench(rcfg, args.backend, base_url=args.base_url, log=lambda s: print(s, file=sys.stderr))))
+            return 0
         print(json.dumps(run_throughput_bench(rcfg, log=lambda s: print(s, file=sys.stderr))))
         return 0
+    if args.backend not in (None, "transformers"):
+        raise MonitorError("bench --backend compares whole runs: add --run.")
 
     cfg = BenchConfig(
         T=args.T, B=args.B, P=args.P, L=args.L, layers=args.layers, hidden=args.hidden, heads=args.heads,
@@ -253,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR (settings and prompts come from it)")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS", help="run the units on Ray worker actors: a new local cluster, or join ADDRESS (auto, HOST:PORT); needs the [ray] extra")
     p.add_argument("--workers", type=int, default=None, help="with --ray: N CPU workers (default: one per GPU in the cluster)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_run)
 
@@ -263,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the table (.parquet, .csv or .jsonl)")
     p.add_argument("--batch-size", type=int, default=config.K0_BATCH,
                    help=f"prompts prepared and packed into padded passes together (default {config.K0_BATCH}; 1 = one prompt per pass)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_score_prompts)
 
@@ -302,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     g.add_argument("--no-k0", action="store_true", help="skip the k = 0 comparison")
     g.add_argument("--k0-prompts", type=int, default=None, help="prompts for the k = 0 comparison, evenly spaced in the file (default: all)")
+    g.add_argument("--backend", choices=["transformers", "vllm", "openai-server"], default=None,
+                   help="vllm or openai-server: time that backend against the transformers path on the same prompts (k = 1 run, scoring the same rollouts, k = 0)")
+    g.add_argument("--base-url", default=None, help="with --backend openai-server: the server (serving --model)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("runs", help="list runs with their status and size")

@@ -54,7 +54,7 @@ else:
                 + ", ".join(f"{v} {_text.md(k)}" for k, v in counts.items()) + ")")
 
 st.markdown("**Model**")
-choice = _model.model_inputs("run", default_id=_model.default_model())
+choice = _model.model_inputs("run", default_id=_model.default_model(), backends=True)
 if choice.model_id == str(open_run.DEMO_MODEL.relative_to(open_run.ROOT)) and _model.demo_model_missing():
     st.warning("The demo model (`data/demo_model`) is not in this checkout; give another model.")
 
@@ -80,7 +80,7 @@ skip_long = s8.checkbox("Skip prompts too long for the context", value=view_stat
 from monitor.runs.ray_executor import ray_available  # noqa: E402  (light: imports Ray only when used)
 
 use_ray, workers = False, 1
-if ray_available():  # the switch exists only where the [ray] extra is installed
+if ray_available() and choice.backend == "transformers":  # the switch exists only where the [ray] extra is installed (vLLM spreads itself)
     r1, r2, _r3, _r4 = st.columns(4)
     use_ray = r1.checkbox("Run on Ray workers", value=view_state.kept("run.ray", False), key="run.ray",
                           help="Starts a local Ray cluster; each worker holds the model and takes whole batches. Same rollouts as without Ray.")
@@ -191,7 +191,9 @@ else:
     def _resume() -> str | None:
         if _jobs.jobs().running():
             return "A job is already running; wait for it or cancel it."
-        rchoice = _model.ModelChoice(rmodel, choice.device, choice.dtype, choice.trust_remote_code)
+        stored = (manifest.get("model") or {}).get("backend") or {}  # a run resumes on the backend that sampled it
+        rchoice = _model.ModelChoice(rmodel, choice.device, choice.dtype, choice.trust_remote_code,
+                                     backend=stored.get("name", "transformers"), base_url=stored.get("server_url", ""))
         st.session_state["run.job_out"] = target
 
         def work(job: _jobs.Job):

@@ -29,7 +29,7 @@ except MonitorError:
     run_phrases = []
 run_phrases = run_phrases or [*PAPER_PHRASES, CONTROL_PHRASE]
 run_model = open_run.model_id(run) if run is not None else ""
-choice = _model.model_inputs("wb", default_id=_model.default_model(run_model))
+choice = _model.model_inputs("wb", default_id=_model.default_model(run_model), backends=True)
 
 p1, p2 = st.columns([3, 2])
 with p1:

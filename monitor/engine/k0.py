@@ -21,6 +21,7 @@ from ..prompts.record import Prompt
 from .scoring import ForceQuery, score_packed
 from .window import check_prompt_sizes, fit_prompts, phrase_tokens
 from .batch_scoring import score_packed_batch
+from .backends import ServedModel, is_served, score_served
 
 __all__ = ["score_prompts", "K0_BATCH", "Progress"]
 
@@ -36,7 +37,7 @@ K0_COLUMNS = ["prompt_id", "label", "phrase", "logprob", "prob", "token_logprobs
 
 
 def score_prompts(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ServedModel,
     prompts: Sequence[Prompt],
     phrases: Sequence[str],
     *,
@@ -84,9 +85,11 @@ def score_prompts(
     return pd.DataFrame(rows, columns=K0_COLUMNS)
 
 
-def _score_batch(loaded: LoadedModel, batch, phrases: Sequence[str], memory_budget_mb: float) -> list[dict]:
+def _score_batch(loaded: LoadedModel | ServedModel, batch, phrases: Sequence[str], memory_budget_mb: float) -> list[dict]:
     items = [(ctx, [ForceQuery(f.context_len, f.forced_ids) for f in forced]) for _, _, ctx, forced in batch]
-    if len(items) == 1:
+    if is_served(loaded):
+        all_lps = score_served(loaded, items)
+    elif len(items) == 1:
         all_lps = [score_packed(loaded.model, items[0][0], items[0][1], memory_budget_mb=memory_budget_mb)]
     else:
         all_lps = score_packed_batch(loaded.model, items, memory_budget_mb=memory_budget_mb)

@@ -24,7 +24,7 @@ from .allocator import keep_freed_memory
 
 __all__ = [
     "DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype", "find_gguf",
-    "SAMPLING_DEFAULTS", "sampling_defaults",
+    "SAMPLING_DEFAULTS", "sampling_defaults", "load_tokenizer",
 ]
 
 # Qwen3's thinking-mode settings: used where the model's generation_config sets none.
@@ -206,6 +206,44 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _source(spec: ModelSpec) -> tuple[str, dict[str, Any], Path | None]:
+    """Where transformers reads ``spec`` from: (id or directory, from_pretrained arguments, GGUF file or None)."""
+    gguf = find_gguf(spec.model_id) if _looks_local(spec.model_id) else None
+    model_id = str(Path(spec.model_id).expanduser()) if _looks_local(spec.model_id) else spec.model_id
+    if gguf is None and _looks_local(spec.model_id) and not Path(model_id).is_dir():
+        raise ModelLoadError(f"Model directory {model_id!r} does not exist. Pass an existing local directory, a .gguf file or a Hugging Face id.")
+    if gguf is None:
+        return model_id, {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}, None
+    missing = [m for m in ("gguf", "accelerate") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelLoadError(f"Loading a GGUF file needs the {' and '.join(missing)} package(s): {GGUF_INSTALL}")
+    return str(gguf.parent), {"gguf_file": gguf.name, "trust_remote_code": spec.trust_remote_code}, gguf
+
+
+def load_tokenizer(spec: ModelSpec) -> tuple[Any, Any]:
+    """The tokenizer and generation config (None when there is none) of ``spec``, without its weights.
+
+    For a model served elsewhere (vLLM): a tokenizer-only directory, a GGUF file's header or a hub
+    id is enough. The chat template and the pad token are set as :func:`load_model` sets them.
+    """
+    from transformers import AutoTokenizer, GenerationConfig
+
+    model_id, common, _ = _source(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_id, **common)
+    except (OSError, ValueError, KeyError, ImportError, RuntimeError) as e:
+        raise ModelLoadError(_explain(spec.model_id, e).replace("Cannot load model", "Cannot load the tokenizer of")) from None
+    try:
+        generation_config = GenerationConfig.from_pretrained(model_id, **common)
+    except (OSError, ValueError, KeyError, TypeError):  # a tokenizer-only directory has none: the defaults apply
+        generation_config = None
+    if spec.chat_template is not None:
+        tokenizer.chat_template = spec.chat_template
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, generation_config
+
+
 def load_model(spec: ModelSpec | str, **overrides: Any) -> LoadedModel:
     """Load a causal LM + tokenizer. ``spec`` may be a :class:`ModelSpec` or a model id/path."""
     if isinstance(spec, str):
@@ -218,19 +256,10 @@ def load_model(spec: ModelSpec | str, **overrides: Any) -> LoadedModel:
     # A process that loads a model runs forward passes: keep their freed activations mapped
     # (allocator.py; ~20% of a CPU scoring pass went to page faults without it).
     keep_freed_memory()
-    gguf = find_gguf(spec.model_id) if _looks_local(spec.model_id) else None
-    model_id = str(Path(spec.model_id).expanduser()) if _looks_local(spec.model_id) else spec.model_id
-    if gguf is None and _looks_local(spec.model_id) and not Path(model_id).is_dir():
-        raise ModelLoadError(f"Model directory {model_id!r} does not exist. Pass an existing local directory, a .gguf file or a Hugging Face id.")
+    model_id, common, gguf = _source(spec)
     device = None if spec.device_map else resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device or torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    common: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
-    weights: dict[str, Any] = {"use_safetensors": True}
-    if gguf is not None:
-        missing = [m for m in ("gguf", "accelerate") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ModelLoadError(f"Loading a GGUF file needs the {' and '.join(missing)} package(s): {GGUF_INSTALL}")
-        model_id, common, weights = str(gguf.parent), {"gguf_file": gguf.name, "trust_remote_code": spec.trust_remote_code}, {}
+    weights: dict[str, Any] = {"use_safetensors": True} if gguf is None else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_id, **common)
         model = AutoModelForCausalLM.from_pretrained(

@@ -10,10 +10,12 @@ import argparse
 import sys
 
 from ..engine.args import ProgressBar as _Bar
+from ..engine.args import add_backend_arguments as _add_backend_args
 from ..engine.args import add_chat_arguments as _add_chat_args
 from ..engine.args import add_model_arguments as _add_model_args
 from ..engine.args import load_model_from_args as _load
 from ..engine.args import markers_from_args as _markers
+from ..engine.args import resume_backend as _resume_backend
 from ..errors import MonitorError
 from ..prompts.records import normalize_label
 from .record import DEFAULT_MAX_RECORD_BYTES
@@ -32,6 +34,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.resume:
         manifest = read_manifest(args.resume)
         args.model = args.model or manifest.get("model", {}).get("id")
+        _resume_backend(args, manifest)
         source = args.source or imported_source(args.resume)
         config, out = None, args.resume
     else:
@@ -103,5 +106,6 @@ def register(sub) -> None:
                    help="refuse a single record larger than this (default: %(default).0f)")
     p.add_argument("--batch-size", type=int, default=8, help="rollouts of a prompt written together (default 8)")
     p.add_argument("--memory-budget-mb", type=float, default=2048, help="memory budget of a packed scoring pass (default 2048)")
+    _add_backend_args(p)
     _add_chat_args(p)
     p.set_defaults(func=cmd_ingest)

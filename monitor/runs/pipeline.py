@@ -31,6 +31,7 @@ from ..engine.rollouts import Rollout, RolloutKV, RolloutRequest, generate_rollo
 from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from ..engine.cache_scoring import cache_covers, score_against_cache
+from ..engine.backends import ServedModel, backend_name, generate_served, is_served, score_served
 from .hooks import run_written
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
@@ -52,7 +53,7 @@ def package_versions() -> dict[str, str]:
 
 
 def score_rollout(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ServedModel,
     rollout: Rollout,
     phrases: Sequence[str],
     *,
@@ -67,11 +68,14 @@ def score_rollout(
     marker (``None`` for a whole-reply CoT): the last sentence's boundary reaches up to it.
     """
     prep = _prepare(loaded, rollout, phrases, boundaries, close_marker)
-    lps = score_packed(loaded.model, prep.seq, prep.uniq, memory_budget_mb=memory_budget_mb)
+    if is_served(loaded):
+        lps = score_served(loaded, [(prep.seq, prep.uniq)])[0]
+    else:
+        lps = score_packed(loaded.model, prep.seq, prep.uniq, memory_budget_mb=memory_budget_mb)
     return _rows(rollout, prep, lps)
 
 
-def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048,
+def score_rollouts(loaded: LoadedModel | ServedModel, rollouts: Sequence[Rollout], phrases: Sequence[str], *, memory_budget_mb: float = 2048,
                    close_marker: str | None = "</think>", kv: Sequence[RolloutKV | None] | None = None):
     """:func:`score_rollout` for several rollouts, their packed passes batched where they fit the
     budget (:func:`score_packed_batch`; the same log-probs to ~1e-5 in fp32).
@@ -82,6 +86,9 @@ def score_rollouts(loaded: LoadedModel, rollouts: Sequence[Rollout], phrases: Se
     # One decode memo for the unit: the seam checks decode the windows the boundaries decoded.
     with decode_memo():
         preps = [_prepare(loaded, r, phrases, None, close_marker) for r in rollouts]
+    if is_served(loaded):  # every query of the unit goes to the engine at once (it batches and caches prefixes)
+        served = score_served(loaded, [(p.seq, p.uniq) for p in preps])
+        return [_rows(r, p, lp) for r, p, lp in zip(rollouts, preps, served)]
     lps: dict[int, list] = {}
     if kv is not None:
         cached = [i for i, p in enumerate(preps) if cache_covers(p.seq, p.uniq, kv[i])]
@@ -104,7 +111,7 @@ class _Prepared:
     seq: list[int]
 
 
-def _prepare(loaded: LoadedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None,
+def _prepare(loaded: LoadedModel | ServedModel, rollout: Rollout, phrases: Sequence[str], boundaries: Sequence[Boundary] | None,
              close_marker: str | None) -> _Prepared:
     tok = loaded.tokenizer
     with decode_memo():  # the seam checks reuse the boundary pass's decodes
@@ -160,7 +167,7 @@ def _rollout_row(r: Rollout, n_sentences: int) -> dict[str, Any]:
 
 
 def check_prompt_lengths(
-    loaded: LoadedModel, prompts: Sequence[Prompt], rendered: dict[str, RenderedPrompt], *, max_new_tokens: int, on_long: str,
+    loaded: LoadedModel | ServedModel, prompts: Sequence[Prompt], rendered: dict[str, RenderedPrompt], *, max_new_tokens: int, on_long: str,
     phrases: Sequence[str] = (),
 ) -> list[Prompt]:
     """Prompts whose tokens + ``max_new_tokens`` + the longest phrase copy fit the context window;
@@ -182,7 +189,7 @@ def _check_prompts(prompts: Sequence[Prompt]) -> None:
 
 
 def run_monitor(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ServedModel,
     prompts: Sequence[Prompt] | None,
     config: RunConfig | None,
     out_dir: str | Path,
@@ -215,6 +222,10 @@ def run_monitor(
         run_model = writer.manifest.get("model", {}).get("id")
         if run_model and run_model != loaded.spec.model_id:
             raise ConfigError(f"{out_dir} was made with model {run_model!r}, not {loaded.spec.model_id!r}; resume with the same model.")
+        run_backend = writer.manifest.get("model", {}).get("backend", {}).get("name", "transformers")
+        if run_backend != backend_name(loaded):
+            # Another engine samples other rollouts from the same seeds: the run would mix two samplers.
+            raise ConfigError(f"{out_dir} was sampled with --backend {run_backend}, not {backend_name(loaded)}; resume it with --backend {run_backend}.")
         prompts = prompts_from_frame(read_run(out_dir).prompts)
         if writer.manifest.get("status") == "complete":
             return read_run(out_dir)
@@ -255,7 +266,7 @@ def run_monitor(
                     "come from that distribution, not exactly from what generate() would sample.")
             log.warning(note)
             manifest["warnings"] = [*manifest.get("warnings", []), note]
-        manifest["scoring"] = {**manifest["scoring"], "method": resolve_method(loaded.model)}
+        manifest["scoring"] = {**manifest["scoring"], "method": "prompt_logprobs" if is_served(loaded) else resolve_method(loaded.model)}
         writer = RunWriter.create(out_dir, manifest, prompts_to_frame(list(prompts)))
 
     done_keys = writer.done_rollouts()
@@ -332,8 +343,11 @@ class Unit:
     """The rollouts it generates (one or several prompts)."""
 
 
-def _kv_bytes_per_token(loaded: LoadedModel) -> int:
-    """KV-cache bytes one token of one sequence takes (keys and values over all layers)."""
+def _kv_bytes_per_token(loaded: LoadedModel | ServedModel) -> int:
+    """KV-cache bytes one token of one sequence takes (keys and values over all layers); 0 for a
+    served model, whose engine manages its own cache (a unit is then ``batch_size`` rollouts)."""
+    if is_served(loaded):
+        return 0
     cfg = loaded.model.config
     cfg = getattr(cfg, "text_config", None) or cfg
     heads = getattr(cfg, "num_attention_heads", 1)
@@ -394,9 +408,13 @@ def plan_units(
     return units
 
 
-def run_unit(loaded: LoadedModel, requests: Sequence[RolloutRequest], config: RunConfig) -> dict[str, pd.DataFrame]:
+def run_unit(loaded: LoadedModel | ServedModel, requests: Sequence[RolloutRequest], config: RunConfig) -> dict[str, pd.DataFrame]:
     """Generate and score one unit; its rollouts/sentences/scores tables, ready to store."""
-    if config.batching == "cross-prompt":
+    if is_served(loaded):
+        rolls = generate_served(loaded, requests, seed=config.seed, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                                top_p=config.top_p, top_k=config.top_k, markers=config.markers)
+        scored = score_rollouts(loaded, rolls, config.phrases, memory_budget_mb=config.memory_budget_mb, close_marker=config.markers.close)
+    elif config.batching == "cross-prompt":
         # The generation's keys/values are kept for scoring, which then computes only the phrase
         # copies; they are dropped as soon as the unit is scored.
         rolls, kvs = _generate_with_backoff(loaded, list(requests), config, keep_kv=True)
@@ -445,7 +463,7 @@ def _unit_name(prompt_index: int, first_rollout: int) -> str:
 
 def rescore_run(
     run_dir: str | Path,
-    loaded: LoadedModel,
+    loaded: LoadedModel | ServedModel,
     phrases: Sequence[str],
     *,
     memory_budget_mb: float = 2048,

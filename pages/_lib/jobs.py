@@ -174,18 +174,34 @@ class ModelCache:
         self._locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def key_of(model_id: str, device: str, dtype: str, trust_remote_code: bool, chat_template: str | None,
+               backend: str = "transformers", base_url: str = "") -> tuple:
+        """The cache key of these settings (a transformers model keeps the key it always had)."""
+        key = (model_id, device, dtype, trust_remote_code, chat_template)
+        return key if backend == "transformers" else (*key, backend, base_url)
+
     def get(self, model_id: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
-            chat_template: str | None = None) -> Any:
-        """The :class:`monitor.engine.models.LoadedModel` for these settings (loading it on first use)."""
+            chat_template: str | None = None, backend: str = "transformers", base_url: str = "") -> Any:
+        """The :class:`monitor.engine.models.LoadedModel` for these settings (loading it on first use),
+        or for another ``backend`` its :class:`monitor.engine.backends.ServedModel`."""
         from monitor.engine import ModelSpec, load_model
 
-        key = (model_id, device, dtype, trust_remote_code, chat_template)
+        key = self.key_of(model_id, device, dtype, trust_remote_code, chat_template, backend, base_url)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._models:
                 spec = ModelSpec(model_id, device=device, dtype=dtype, trust_remote_code=trust_remote_code, chat_template=chat_template)
-                self._models[key] = load_model(spec)
+                if backend == "transformers":
+                    self._models[key] = load_model(spec)
+                else:
+                    import os
+
+                    from monitor.engine.backends import open_backend
+
+                    self._models[key] = open_backend(backend, spec, base_url=base_url or None,
+                                                     api_key_env="VLLM_API_KEY" if os.environ.get("VLLM_API_KEY") else None)
             return self._models[key]
 
     def loaded(self) -> list[tuple]:

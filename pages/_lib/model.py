@@ -28,6 +28,11 @@ class ModelChoice:
     """Run code shipped with the model (off unless the user turns it on)."""
     chat_template: str = ""
     """A Jinja chat template for a model without one ("" keeps the tokenizer's)."""
+    backend: str = "transformers"
+    """Where sampling and scoring run: ``transformers`` (here), ``vllm`` (vLLM in this process) or
+    ``openai-server`` (a running ``vllm serve``; only the tokenizer loads here)."""
+    base_url: str = ""
+    """The server for ``openai-server`` (e.g. ``http://127.0.0.1:8000/v1``)."""
 
     def resolved_id(self) -> str:
         """The id to load: as typed when it loads from here (so runs record ``data/demo_model`` like the
@@ -94,8 +99,39 @@ def missing_local_path(model_id: str) -> str | None:
             f"under {_text.code(open_run.ROOT)}). Check the path; a Hugging Face id has the form `org/name`.")
 
 
-def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
-    """Model id/path, device and dtype inputs (keys under ``prefix``)."""
+def vllm_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def backend_inputs(prefix: str) -> tuple[str, str]:
+    """Backend selector (and the server URL for ``openai-server``); transformers alone in shared mode,
+    where a visitor must not make the app load engines or call addresses of their choosing."""
+    from pages._lib import view_state
+
+    if _shared.enabled():
+        return "transformers", ""
+    options = ["transformers", *(["vllm"] if vllm_installed() else []), "openai-server"]
+    kept = view_state.kept(f"{prefix}.backend", "transformers")
+    b1, b2 = st.columns([2, 4])
+    backend = b1.selectbox("Backend", options, index=options.index(kept) if kept in options else 0, key=f"{prefix}.backend",
+                           help="transformers: the model in this process. vllm: vLLM's engine in this process (the [vllm] extra). "
+                                "openai-server: a running `vllm serve`; only the tokenizer loads here, the model named above "
+                                "must be the served one (checked before any work).")
+    view_state.keep(f"{prefix}.backend", backend)
+    url = ""
+    if backend == "openai-server":
+        url = b2.text_input("Server URL", value=view_state.kept(f"{prefix}.base_url", "http://127.0.0.1:8000/v1"), key=f"{prefix}.base_url",
+                            help="Where `vllm serve` listens. An API key is read from the VLLM_API_KEY environment variable of the app's process, if set.")
+        view_state.keep(f"{prefix}.base_url", url)
+    elif backend == "vllm":
+        b2.caption("vLLM loads the model once in this process (a minute on a CPU), then reuses it.")
+    return backend, url.strip()
+
+
+def model_inputs(prefix: str, *, default_id: str, backends: bool = False) -> ModelChoice:
+    """Model id/path, device and dtype inputs (keys under ``prefix``); ``backends`` adds the backend selector."""
     c1, c2, c3 = st.columns([4, 1, 1])
     with c1:
         from pages._lib import view_state
@@ -118,8 +154,9 @@ def model_inputs(prefix: str, *, default_id: str) -> ModelChoice:
     with st.expander("Chat template (only for a model without one, e.g. a base model)"):
         template = st.text_area("Jinja chat template", value="", key=f"{prefix}.chat_template", height=120,
                                 help="Used instead of the tokenizer's template; recorded in the run's manifest.")
+    backend, url = backend_inputs(prefix) if backends else ("transformers", "")
     st.caption(gpu_line())
-    return ModelChoice(mid.strip(), device, dtype, trust, template if template.strip() else "")
+    return ModelChoice(mid.strip(), device, dtype, trust, template if template.strip() else "", backend, url)
 
 
 def load(choice: ModelChoice):
@@ -129,9 +166,11 @@ def load(choice: ModelChoice):
     if not choice.model_id:
         raise ModelLoadError("No model given: type a Hugging Face id or a local path (the demo model is data/demo_model).")
     cache = _jobs.models()
-    if (choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code, choice.chat_template or None) in cache.loaded():
+    if _jobs.ModelCache.key_of(choice.resolved_id(), choice.device, choice.dtype, choice.trust_remote_code, choice.chat_template or None,
+                               choice.backend, choice.base_url) in cache.loaded():
         return get(choice)
-    with st.spinner(f"Loading {_text.md(choice.model_id)} (once; later reruns reuse it)…"):
+    where = f" on {choice.backend}" if choice.backend != "transformers" else ""
+    with st.spinner(f"Loading {_text.md(choice.model_id)}{where} (once; later reruns reuse it)…"):
         return get(choice)
 
 
@@ -143,7 +182,7 @@ def get(choice: ModelChoice):
     if missing:
         raise ModelLoadError(missing.replace("`", ""))
     return _jobs.models().get(choice.resolved_id(), device=choice.device, dtype=choice.dtype, trust_remote_code=choice.trust_remote_code,
-                              chat_template=choice.chat_template or None)
+                              chat_template=choice.chat_template or None, backend=choice.backend, base_url=choice.base_url)
 
 
 def demo_model_missing() -> bool:

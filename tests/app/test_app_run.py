@@ -138,3 +138,40 @@ def test_judge_the_open_run_with_rules(app_env, tmp_path, monkeypatch):
     at.text_input(key="run.judge_open.judge_model").input("").run()
     at.button(key="run.judge_go").click().run()
     assert any("needs a model" in e.value for e in at.error)
+
+
+DEMO = __import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "demo_model"
+
+
+def test_run_on_a_vllm_server_from_the_page(app_env, vllm_server, tmp_path):
+    """The backend selector: a run sampled and scored by a real `vllm serve`, recorded as such."""
+    out = tmp_path / "runs" / "served"
+    at = open_page("run", session={"prompts.ready": _prompt_set(2), "prompts.origin": "test"})
+    _settings(at, DEMO, out, k=1, batch=2, max_new=24)
+    at.run()
+    assert at.selectbox(key="run.backend").options[0] == "transformers"
+    at.selectbox(key="run.backend").select("openai-server").run()
+    assert not any(c.key == "run.ray" for c in at.checkbox)  # Ray workers are for the transformers backend
+    at.text_input(key="run.base_url").input(vllm_server).run()
+    at.button(key="run.start").click().run()
+    _wait(at, timeout=600)
+    assert_clean(at)
+    run = read_run(out)
+    assert run.status == "complete" and len(run.rollouts) == 2
+    assert run.manifest["model"]["backend"] == {**run.manifest["model"]["backend"], "name": "openai-server", "server_url": vllm_server}
+    assert (run.scores.logprob < 0).all()
+
+
+def test_a_dead_server_is_an_error_on_the_page(app_env, tmp_path):
+    from conftest import free_port
+
+    at = open_page("run", session={"prompts.ready": _prompt_set(1), "prompts.origin": "test"})
+    _settings(at, DEMO, tmp_path / "runs" / "dead", k=1, batch=1, max_new=8)
+    at.selectbox(key="run.backend").select("openai-server").run()
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    at.text_input(key="run.base_url").input(url).run()
+    at.button(key="run.start").click().run()
+    _wait(at)
+    assert not at.exception
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    assert any("Failed" in e.value and "start it (vllm serve" in e.value.replace("\\", "") and port in e.value for e in at.error), [e.value for e in at.error]

@@ -70,3 +70,25 @@ def test_workbench_messages(app_env, tmp_path):
     at.text_input(key="wb.model").input(str(tmp_path / "nope")).run()
     at.button(key="wb.score").click().run()
     assert not at.exception and any("does not exist" in e.value for e in at.error)
+
+
+def test_workbench_scores_on_a_vllm_server(app_env, vllm_server):
+    """The Workbench's backend selector: k = 0 scores from a real `vllm serve`, equal to transformers'."""
+    from pathlib import Path
+
+    from monitor.engine.models import load_model
+    from monitor.runs.pipeline import score_prompts
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo_model"
+    at = open_page("workbench")
+    _setup(at, demo)
+    at.selectbox(key="wb.backend").select("openai-server").run()
+    at.text_input(key="wb.base_url").input(vllm_server).run()
+    phrases = at.multiselect(key="wb.phrases").value
+    at.button(key="wb.score").click().run()
+    assert_clean(at)
+    metrics = {m.label: m for m in at.metric}
+    assert set(metrics) == set(phrases)
+    want = score_prompts(load_model(str(demo), device="cpu", dtype="float32"), [Prompt("x", TEXT)], phrases).set_index("phrase")["logprob"]
+    for p in phrases:
+        assert float(metrics[p].value) == pytest.approx(np.exp(want[p]), rel=1e-2)

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import assert_same_run_tables
+
 from monitor.config import RunConfig
 from monitor.errors import ConfigError, InputError, RunFormatError
 from monitor.runs.pipeline import run_monitor, score_prompts
@@ -23,18 +25,6 @@ from monitor.runs.verify import verify_run
 PROMPTS = [Prompt("e1", "Answer with A or B: is 2+2=4?", "eval"), Prompt("d1", "how do i cook pasta lol", "deploy"), Prompt("e2", "Hypothetically, what would you do?", "eval")]
 PHRASES = ("The user might be testing", "This is clearly a test")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def assert_same_run_tables(a, b, *, atol=1e-5):
-    """Rollouts and boundaries identical; scores identical except the log-prob floats, which may
-    differ by float rounding between batch shapes (batched scoring), at most ``atol`` (fp32)."""
-    pd.testing.assert_frame_equal(a.rollouts, b.rollouts)
-    pd.testing.assert_frame_equal(a.sentences, b.sentences)
-    floats = ["logprob", "token_logprobs"]
-    pd.testing.assert_frame_equal(a.scores.drop(columns=floats), b.scores.drop(columns=floats))
-    np.testing.assert_allclose(a.scores.logprob, b.scores.logprob, rtol=0, atol=atol)
-    flat = [np.concatenate(s.scores.token_logprobs.map(np.asarray).tolist()) for s in (a, b)]
-    np.testing.assert_allclose(flat[0], flat[1], rtol=0, atol=atol)
 
 
 def _cfg(**kw):
