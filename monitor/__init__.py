@@ -31,3 +31,16 @@ __all__ = [
     "render_prompt", "rescore_run", "run_monitor", "score_naive", "score_packed", "score_prompts",
     "score_rollout", "split_sentences", "verify_run",
 ]
+
+
+# The run store cannot call the analyses (they sit above it), so the package that holds both wires
+# them: every writer that finishes a run, a rescore or a judge pass recaches the run's summary
+# (summary.json) while it holds the lock, and the app's Home opens at once.
+from .runs.hooks import on_run_written  # noqa: E402
+
+
+@on_run_written
+def _recache_summary(run_dir, run=None) -> None:
+    from .analysis.cached import refresh_summary  # lazy: reading a run must not import the analyses
+
+    refresh_summary(run_dir, run=run)

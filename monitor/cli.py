@@ -13,117 +13,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .engine.args import ProgressBar as _Bar
+from .engine.args import add_backend_arguments as _add_backend_args
+from .engine.args import add_chat_arguments as _add_chat_args
+from .engine.args import add_model_arguments as _add_model_args
+from .engine.args import load_model_from_args as _load
+from .engine.args import markers_from_args as _markers
+from .engine.args import resume_backend as _resume_backend
 from .errors import MonitorError
 
 __all__ = ["main", "build_parser"]
-
-
-def _add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", required=required, help="Hugging Face id or local directory (e.g. data/demo_model)")
-    g.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
-    g.add_argument("--dtype", default="auto", help="auto | bf16 | fp16 | fp32 (auto: bf16 on a capable GPU, else fp32)")
-    g.add_argument("--device", default="auto", help="auto | cuda | cuda:N | mps | cpu")
-    g.add_argument("--device-map", default=None, help="transformers device_map (e.g. auto, to shard over several GPUs)")
-    g.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"], help="attention implementation")
-    g.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code (off by default)")
-    g.add_argument("--chat-template", metavar="FILE", default=None, help="Jinja chat template file, for a model without one (e.g. a base model)")
-    g.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (on a busy shared CPU, 1 can be several times faster)")
-
-
-def _add_backend_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("backend (where sampling and scoring run)")
-    g.add_argument("--backend", choices=["transformers", "vllm", "openai-server"], default=None,
-                   help="transformers: the model in this process (default); vllm: vLLM's offline engine in this process "
-                        "(the [vllm] extra); openai-server: a running `vllm serve` at --base-url (only the tokenizer loads here)")
-    g.add_argument("--base-url", default=None, help="with --backend openai-server: the server, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--api-key-env", default=None, metavar="VAR", help="with --backend openai-server: environment variable holding the API key (never written)")
-    g.add_argument("--served-model", default=None, help="with --backend openai-server: the served model name (default: the only one it serves)")
-    g.add_argument("--tensor-parallel-size", type=int, default=1, help="with --backend vllm: GPUs per model replica (tensor parallel)")
-    g.add_argument("--pipeline-parallel-size", type=int, default=1, help="with --backend vllm: pipeline stages (GPUs or nodes, over Ray)")
-    g.add_argument("--max-model-len", type=int, default=None, help="with --backend vllm: context window to allocate (default: the model's)")
-
-
-def _add_chat_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("chat format")
-    g.add_argument("--think-open", default=None, help="marker that opens the CoT (default: detected; <think> if the model knows it)")
-    g.add_argument("--think-close", default=None, help="marker that closes the CoT (default: detected; </think>)")
-    g.add_argument("--no-think-markers", action="store_true", help="the model has no think markers: the whole reply is the CoT (detected by default)")
-    g.add_argument("--no-thinking", action="store_true", help="pass enable_thinking=False to the chat template")
-    g.add_argument("--special-tokens", choices=["text", "parse"], default="text",
-                   help="special-token strings inside prompt text (e.g. <|im_end|>): plain text (default) or real chat markup")
-
-
-def _markers(args):
-    from .engine.chat import ThinkMarkers
-
-    if args.no_think_markers:
-        return ThinkMarkers(None, None)
-    if args.think_open is None and args.think_close is None:
-        return None  # detected from the model's chat template and vocabulary once it is loaded
-    return ThinkMarkers(args.think_open or "<think>", args.think_close or "</think>")
-
-
-def _load(args):
-    from .engine.models import ModelSpec, load_model
-
-    template = None
-    if getattr(args, "chat_template", None):
-        from pathlib import Path
-
-        path = Path(args.chat_template).expanduser()
-        try:
-            template = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise MonitorError(f"--chat-template {args.chat_template}: cannot read it ({e.__class__.__name__}); give a UTF-8 Jinja template file.") from None
-        if not template.strip():
-            raise MonitorError(f"--chat-template {args.chat_template} is empty; give a Jinja chat template.")
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        if threads < 1:
-            raise MonitorError(f"--threads must be at least 1 (got {threads}).")
-        import torch
-
-        torch.set_num_threads(threads)
-    spec = ModelSpec(
-        args.model, revision=args.revision, dtype=args.dtype, device=args.device, device_map=args.device_map,
-        attn_implementation=args.attn, trust_remote_code=args.trust_remote_code, chat_template=template,
-    )
-    backend = getattr(args, "backend", None) or "transformers"
-    if backend == "transformers":
-        for flag in ("base_url", "api_key_env", "served_model"):
-            if getattr(args, flag, None) is not None:
-                raise MonitorError(f"--{flag.replace('_', '-')} is for --backend openai-server; add --backend openai-server.")
-        print(f"Loading {args.model} ...", file=sys.stderr)
-        return load_model(spec)
-    from .engine.backends import open_backend
-
-    where = f" at {args.base_url}" if backend == "openai-server" else ""
-    print(f"Opening {args.model} on {backend}{where} ...", file=sys.stderr)
-    return open_backend(backend, spec, base_url=args.base_url, api_key_env=args.api_key_env, served_model=args.served_model,
-                        tensor_parallel_size=args.tensor_parallel_size, pipeline_parallel_size=args.pipeline_parallel_size,
-                        max_model_len=args.max_model_len, seed=getattr(args, "seed", 0) or 0)
-
-
-class _Bar:
-    """tqdm progress bar driven by the engine's progress callback (rollouts done, rate, time left)."""
-
-    def __init__(self, unit: str):
-        from tqdm import tqdm
-
-        self._tqdm = tqdm
-        self.bar = None
-        self.unit = unit
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if self.bar is None:
-            self.bar = self._tqdm(total=total, initial=done, unit=self.unit, dynamic_ncols=True, file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(message, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _prompts(args):
@@ -157,15 +56,6 @@ def _executor(args, loaded):
     from .runs.ray_executor import RayExecutor
 
     return RayExecutor(loaded.spec, address=None if args.ray == "local" else args.ray, workers=args.workers)
-
-
-def _resume_backend(args, manifest: dict) -> None:
-    """On resume, the stored backend (and server URL) unless the command names them."""
-    stored = manifest.get("model", {}).get("backend", {})
-    if getattr(args, "backend", None) is None:
-        args.backend = stored.get("name", "transformers")
-    if args.backend == "openai-server" and getattr(args, "base_url", None) is None:
-        args.base_url = stored.get("server_url")
 
 
 def cmd_run(args) -> int:
@@ -347,7 +237,7 @@ def cmd_import(args) -> int:
 
 
 # Subcommands contributed by other modules: each exposes register(subparsers).
-_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "monitor.ingest.cli")
+_PLUGINS: tuple[str, ...] = ("monitor.judges.cli", "monitor.analysis.cli", "monitor.report.cli", "monitor.ingest.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from collections.abc import Callable
 from typing import Any, Literal
 
 from .engine.chat import ThinkMarkers, cot_mode
 from .errors import ConfigError
 from .engine.forcing import check_phrase
-
-# score-prompts: prompts prepared and packed together. Larger chunks fill the packed rows better
-# (scoring the 160 demo prompts took ~5% less at 128-256 than at 64); each chunk is one progress
-# step and holds its prompts' tokenizations in memory.
-K0_BATCH = 256
+from .engine.k0 import K0_BATCH, Progress  # noqa: F401  (the engine's, so that it never imports this module)
 
 __all__ = ["Progress", "RunConfig", "SAMPLER", "PAPER_PHRASES", "CONTROL_PHRASE"]
 
@@ -24,10 +19,6 @@ CONTROL_PHRASE = "The user might be asking"
 SAMPLER = "per-rollout-seed-v1"
 """Recorded in the manifest: each rollout's tokens depend only on (seed, prompt id, rollout index)."""
 _SAMPLING_KEYS = ("rollouts", "temperature", "top_p", "top_k", "max_new_tokens", "seed", "batch_size", "batching", "generation_memory_mb")
-
-Progress = Callable[[int, int, str], None]
-"""``progress(done, total, message)``, called as work completes (the CLI draws a bar, the app too)."""
-
 
 @dataclass(frozen=True)
 class RunConfig:

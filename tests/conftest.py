@@ -24,7 +24,7 @@ def newline_rule_violations(tok, rollout, boundaries, close_marker="</think>") -
     sentence's first character (whitespace merged into the next word, as in " If"). Returns
     ``(sentence, gap)`` for every boundary that breaks the rule.
     """
-    from monitor.engine.forcing import token_end_offsets
+    from monitor.engine.tokens import token_end_offsets
 
     ids = list(rollout.completion_token_ids)
     if rollout.finish_reason == "stop":

@@ -1,6 +1,6 @@
-"""``monitor analyze`` and ``monitor report``: the analyses and the HTML report from the shell.
+"""``monitor analyze``: the analyses from the shell (``monitor report`` is :mod:`monitor.report.cli`).
 
-``register(subparsers)`` adds both subcommands to the main ``monitor`` parser (``monitor.cli``
+``register(subparsers)`` adds the subcommand to the main ``monitor`` parser (``monitor.cli``
 wires it). ``python -m monitor.analysis.cli ...`` runs them standalone, with the same error
 convention: a :class:`~monitor.errors.MonitorError` prints one line on stderr and exits 2.
 """
@@ -17,10 +17,11 @@ from typing import Sequence
 
 from ..errors import InputError, MonitorError
 
-__all__ = ["register", "cmd_analyze", "cmd_report", "main"]
+__all__ = ["register", "cmd_analyze", "main", "nonnegative"]
 
 
-def _positive(name: str):
+def nonnegative(name: str):
+    """An argparse type: an integer >= 0, named ``name`` in its error."""
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -34,7 +35,7 @@ def _positive(name: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``analyze`` and ``report`` to a ``monitor`` sub-parser collection."""
+    """Add ``analyze`` to a ``monitor`` sub-parser collection."""
     p = subparsers.add_parser(
         "analyze", help="headline AUROCs with CIs, controls and curves of a run (prints a summary; --json for everything)",
         description="Compute every headline number of a run: AUROC with 95%% bootstrap CIs per phrase, method and task "
@@ -44,26 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", help="write every number to this JSON file ('-' for stdout)")
     p.add_argument("--phrase", action="append", metavar="P", default=None,
                    help="analyse only this phrase (repeat for several; the first is primary). Default: all of the run's phrases")
-    p.add_argument("--n-boot", type=_positive("--n-boot"), default=1000, metavar="N", help="bootstrap replicates per interval (default 1000)")
+    p.add_argument("--n-boot", type=nonnegative("--n-boot"), default=1000, metavar="N", help="bootstrap replicates per interval (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the k-subset draws (default 0)")
     g = p.add_argument_group("phrase discovery")
-    g.add_argument("--score-discovered", type=_positive("--score-discovered"), default=0, metavar="N",
+    g.add_argument("--score-discovered", type=nonnegative("--score-discovered"), default=0, metavar="N",
                    help="first score the N most frequent openings of judge-flagged sentences (not yet scored) on the run's "
                         "existing boundaries, with the run's model (no resampling; adds them to the run), then analyse")
     g.add_argument("--model", default=None, help="model for --score-discovered (default: the run's own model id)")
     g.add_argument("--device", default="auto", help="device for --score-discovered (default auto)")
     g.add_argument("--dtype", default="auto", help="dtype for --score-discovered (default auto)")
     p.set_defaults(func=cmd_analyze)
-
-    p = subparsers.add_parser(
-        "report", help="self-contained HTML report of a run (figures, AUROCs, flagged excerpts)",
-        description="Write one HTML file that opens offline (plotly.js embedded): settings, headline AUROCs with CIs, "
-                    "controls, the dashboard's figures, judge-flagged excerpts in context, annotations. Model text is escaped.")
-    p.add_argument("run", metavar="RUN", help="run directory")
-    p.add_argument("--out", required=True, metavar="FILE.html", help="HTML file to write")
-    p.add_argument("--n-boot", type=_positive("--n-boot"), default=1000, metavar="N", help="bootstrap replicates per interval (default 1000)")
-    p.add_argument("--max-excerpts", type=_positive("--max-excerpts"), default=40, metavar="N", help="flagged excerpts to show (default 40)")
-    p.set_defaults(func=cmd_report)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -133,25 +124,6 @@ def _score_discovered(args: argparse.Namespace) -> None:
         raise InputError(f"{args.run}: the manifest names no model; pass --model.")
     print(f"scoring {len(new)} discovered phrase(s) with {model}: {new}", file=sys.stderr)
     rescore_run(args.run, load_model(ModelSpec(model, dtype=args.dtype, device=args.device)), new)
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report."""
-    from ..report.html import write_report
-    from ..runs.store import read_run
-
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError(f"--out {out}: is a directory; give a file name such as {out / 'report.html'}.")
-    from ..report.tokens import run_token_text
-    from .cached import load_summary
-
-    run = read_run(args.run)
-    summary = load_summary(run) if args.n_boot == 1000 else None  # the run's cached summary when current
-    path = write_report(run, out, summary=summary, n_boot=args.n_boot, max_excerpts=args.max_excerpts,
-                        token_text=run_token_text(run.manifest))  # token strings when the tokenizer is here
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

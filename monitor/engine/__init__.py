@@ -1,5 +1,5 @@
 """Stages 2-4, the engine: model loading, chat rendering, sampling rollouts, sentence splitting,
-boundaries, token forcing, packed scoring, k = 0 scoring and leave-one-sentence-out attribution.
+boundaries, fast memoised encoding and decoding, token forcing, packed scoring, k = 0 scoring and leave-one-sentence-out attribution.
 
 torch and transformers are imported inside the functions that need a model, so importing this
 package stays light.
@@ -11,10 +11,11 @@ from .bpe import QWEN_PRETOKENIZE_PATTERN, GPT2_PRETOKENIZE_PATTERN, CHATML_THIN
 from .models import DType, Device, ModelSpec, LoadedModel, load_model, resolve_device, resolve_dtype, find_gguf, sampling_defaults
 from .chat import (
     ThinkMarkers, CotMode, RenderedPrompt, render_prompt, cot_span, k0_context_text, k0_context_ids, detect_think_markers,
-    cot_mode, describe_cot_mode, markers_missing,
+    cot_mode, describe_cot_mode, markers_missing, chat_token_counter,
 )
 from .sentences import Sentence, split_sentences
-from .forcing import Alignment, ForcedPhrase, token_end_offsets, boundary_for_char, force_phrase, check_phrase
+from .forcing import Alignment, ForcedPhrase, boundary_for_char, force_phrase, check_phrase
+from .tokens import decode_memo, token_end_offsets
 from .scoring import Method, ForceQuery, resolve_method, score_packed, score_naive, model_layout
 from .rollouts import FinishReason, Rollout, RolloutRequest, rollout_seed, generate_rollouts, sample_rollouts, make_rollout
 from .boundaries import Boundary, PhraseQuery, rollout_boundaries, phrase_queries
@@ -25,8 +26,8 @@ __all__ = [
     "QWEN_PRETOKENIZE_PATTERN", "GPT2_PRETOKENIZE_PATTERN", "CHATML_THINK_TEMPLATE", "CHATML_TEMPLATE", "SPECIAL_TOKENS",
     "build_bpe_tokenizer", "DType", "Device", "ModelSpec", "LoadedModel", "load_model", "resolve_device", "resolve_dtype",
     "find_gguf", "sampling_defaults", "ThinkMarkers", "CotMode", "RenderedPrompt", "render_prompt", "cot_span",
-    "k0_context_text", "k0_context_ids", "detect_think_markers", "cot_mode", "describe_cot_mode", "markers_missing", "Sentence",
-    "split_sentences", "Alignment", "ForcedPhrase", "token_end_offsets", "boundary_for_char",
+    "k0_context_text", "k0_context_ids", "detect_think_markers", "cot_mode", "describe_cot_mode", "markers_missing", "chat_token_counter", "Sentence",
+    "split_sentences", "Alignment", "ForcedPhrase", "decode_memo", "token_end_offsets", "boundary_for_char",
     "force_phrase", "check_phrase", "Method", "ForceQuery", "resolve_method", "score_packed", "score_naive",
     "model_layout", "FinishReason", "Rollout", "RolloutRequest", "rollout_seed", "generate_rollouts", "sample_rollouts", "make_rollout",
     "Boundary", "PhraseQuery", "rollout_boundaries", "phrase_queries", "score_prompts",

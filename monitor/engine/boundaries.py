@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .forcing import Alignment, boundary_before_char, boundary_for_char, decode_memo, force_phrase, token_end_offsets
+from .forcing import Alignment, boundary_before_char, boundary_for_char, force_phrase
+from .tokens import decode_memo, token_end_offsets
 from .rollouts import Rollout
 from .scoring import ForceQuery
 from .sentences import split_sentences

@@ -9,16 +9,16 @@ appends the opening marker only where the model would have written it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigError, InputError
-from .forcing import _encode
+from .tokens import encode
 from ..prompts.record import Prompt
 
 __all__ = [
     "ThinkMarkers", "CotMode", "RenderedPrompt", "render_prompt", "cot_span", "k0_context_text", "k0_context_ids",
-    "detect_think_markers", "cot_mode", "markers_missing", "describe_cot_mode",
+    "detect_think_markers", "cot_mode", "markers_missing", "describe_cot_mode", "chat_token_counter",
 ]
 
 CotMode = Literal["think_markers", "whole_reply"]
@@ -131,6 +131,18 @@ def markers_missing(markers: ThinkMarkers, completions: Sequence[str], think_ope
     return not any(think_opened) and not any(markers.open in c for c in completions)
 
 
+def chat_token_counter(tokenizer: Any, *, enable_thinking: bool = True) -> Callable[[Prompt], int]:
+    """Count a prompt's tokens as the pipeline renders it: chat template plus generation prompt.
+
+    Uses :func:`render_prompt`, so the count is the one the run will see; give it to
+    :func:`monitor.prompts.filters.check_context_length`.
+    """
+    def count(prompt: Prompt) -> int:
+        return len(render_prompt(tokenizer, prompt, enable_thinking=enable_thinking).token_ids)
+
+    return count
+
+
 def k0_context_text(rendered: RenderedPrompt, markers: ThinkMarkers) -> str:
     """The text after which a phrase is forced at k = 0 (start of the CoT, before any reasoning).
 
@@ -151,7 +163,7 @@ def k0_context_ids(tokenizer: Any, rendered: RenderedPrompt, markers: ThinkMarke
     ids = list(rendered.token_ids)
     if markers.open is None or rendered.think_opened:
         return ids
-    return ids + _encode(tokenizer, markers.open + "\n")  # = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return ids + encode(tokenizer, markers.open + "\n")
 
 
 def cot_span(completion_text: str, markers: ThinkMarkers, *, think_opened: bool) -> tuple[int, int, bool]:

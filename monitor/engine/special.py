@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import InputError
-from .forcing import _encode, _memo
+from .tokens import codec, encode, encode_as_text
 from ..prompts.record import Prompt
 
 __all__ = ["SpecialTokens", "special_strings", "special_strings_in", "tokenize_rendered"]
@@ -25,15 +25,10 @@ SpecialTokens = Literal["text", "parse"]
 def special_strings(tokenizer: Any) -> list[str]:
     """Strings the tokenizer turns into one added/special token wherever they appear (longest first).
 
-    Within a :func:`~monitor.engine.forcing.decode_memo` block they are collected once per
+    Within a :func:`~monitor.engine.tokens.decode_memo` block they are collected once per
     tokenizer (a prompt set renders every prompt against the same tokenizer); outside one, every
     call reads the tokenizer afresh, so a token added later is always seen."""
-    m = _memo(tokenizer)
-    if m is None:
-        return _special_strings(tokenizer)
-    if m.specials is None:
-        m.specials = tuple(_special_strings(tokenizer))
-    return list(m.specials)
+    return list(codec(tokenizer).keep("special_strings", lambda: tuple(_special_strings(tokenizer))))
 
 
 def _special_strings(tokenizer: Any) -> list[str]:
@@ -52,11 +47,8 @@ def special_strings_in(tokenizer: Any, prompt: Prompt) -> list[str]:
 
 
 def _ids(tokenizer: Any, text: str, *, split: bool) -> list[int]:
-    if not split:
-        # ``tokenizer(text, add_special_tokens=False)``, through the Rust backend where that is
-        # the same call (see forcing._rust_backend): a prompt set pays ~60 us of Python per prompt.
-        return _encode(tokenizer, text)
-    return list(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+    # Unsplit through the fast path (monitor.engine.tokens): a prompt set pays ~60 us less per prompt.
+    return encode_as_text(tokenizer, text) if split else encode(tokenizer, text)
 
 
 def tokenize_rendered(tokenizer: Any, text: str, prompt: Prompt, *, special_tokens: SpecialTokens = "text") -> list[int]:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import _add_backend_args, _add_chat_args, _add_model_args, _Bar, _load, _markers, _resume_backend
+from ..engine.args import ProgressBar as _Bar
+from ..engine.args import add_backend_arguments as _add_backend_args
+from ..engine.args import add_chat_arguments as _add_chat_args
+from ..engine.args import add_model_arguments as _add_model_args
+from ..engine.args import load_model_from_args as _load
+from ..engine.args import markers_from_args as _markers
+from ..engine.args import resume_backend as _resume_backend
 from ..errors import MonitorError
 from ..prompts.records import normalize_label
 from .record import DEFAULT_MAX_RECORD_BYTES

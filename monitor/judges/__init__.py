@@ -7,7 +7,8 @@
 Behaviour judges (refused / partial / complied on the final answer) are in
 :mod:`monitor.judges.behaviour` (rules) and :mod:`monitor.judges.behaviour_llm` (openai, hf).
 
-:func:`judge_run` judges a run directory resumably and writes the ``judge_*`` columns;
+:func:`judge_run` judges a run directory resumably and writes the ``judge_*`` columns (the pass
+both judge kinds share is :mod:`monitor.judges.passes`);
 :mod:`monitor.judges.evaluate` measures a judge on the labelled sentence set.
 """
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MonitorError
 
-__all__ = ["JudgeResult", "JudgeFailure", "JudgeError", "Judge", "unflagged"]
+__all__ = ["JudgeResult", "JudgeFailure", "JudgeError", "Judge", "unflagged", "one_by_one", "check_results"]
 
 
 @dataclass(frozen=True)
@@ -91,13 +91,7 @@ class Judge(ABC):
         The default runs them one after another; judges that wait on a server override this to run
         requests concurrently. A :class:`JudgeError` propagates (it would fail every rollout).
         """
-        for i, sentences in enumerate(rollouts):
-            try:
-                yield i, self.judge(sentences)
-            except JudgeError:
-                raise
-            except Exception as e:  # one bad rollout must not stop the pass; it is retried later
-                yield i, JudgeFailure(error=f"{type(e).__name__}: {e}")
+        yield from one_by_one(self.judge, rollouts)
 
     def verdict_settings(self) -> dict[str, Any]:
         """The settings that can change a verdict (not concurrency, timeouts, prices, batch sizes).
@@ -114,6 +108,21 @@ class Judge(ABC):
     def describe(self) -> dict[str, Any]:
         """The ``judge`` entry of the run manifest: name and settings (never a key)."""
         return {"name": self.name, "settings": self.settings()}
+
+
+def one_by_one(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    """``fn(item)`` for each item in turn, yielding ``(index, result)``: a judge's default fan-out
+    (:func:`monitor.judges.openai_api.fan_out` is the concurrent one).
+
+    A :class:`JudgeError` propagates (it would fail every rollout); any other exception becomes that
+    item's :class:`JudgeFailure`, so one bad rollout does not stop the pass (it is retried later)."""
+    for i, item in enumerate(items):
+        try:
+            yield i, fn(item)
+        except JudgeError:
+            raise
+        except Exception as e:
+            yield i, JudgeFailure(error=f"{type(e).__name__}: {e}")
 
 
 def check_results(results: Sequence[JudgeResult], n: int) -> list[JudgeResult]:

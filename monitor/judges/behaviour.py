@@ -6,7 +6,8 @@ with the prompt, and labels it ``refused``, ``partial`` (withholds what was aske
 something: general information, a safer alternative without the substance) or ``complied``.
 A rollout cut off before it answered is ``no_answer`` (left out of the analyses).
 
-Judging a run reuses the verbalization judges' machinery, in files of its own::
+Judging a run is the verbalization judge's pass (:func:`monitor.judges.passes.run_pass`, holding
+the run's writer lock), configured here, in files of its own::
 
     behaviour_parts/<judge>-<settings hash>/settings.json
     behaviour_parts/<judge>-<settings hash>/results.jsonl   one line per judged or failed rollout
@@ -40,10 +41,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from ..errors import MonitorError, RunFormatError
 from ..runs.store import read_manifest, read_run, write_manifest, write_table
-from .base import JudgeError, JudgeFailure
-from .run import _Appender, _atomic_text, _read_records
+from .base import JudgeFailure, one_by_one
+from .passes import PassKind, PassPlan, PassRecords, PassSummary, parts_dir, run_pass
 
 __all__ = [
     "BEHAVIOUR_COLUMNS", "BEHAVIOUR_PARTS", "BehaviourLabel", "BehaviourVerdict", "BehaviourJudge",
@@ -82,13 +82,7 @@ class BehaviourJudge(ABC):
 
     def classify_many(self, items: Sequence[tuple[str, str]]) -> Iterator[tuple[int, BehaviourVerdict | JudgeFailure]]:
         """Classify several (prompt, answer) pairs, yielding ``(index, verdict or failure)``."""
-        for i, (prompt, answer) in enumerate(items):
-            try:
-                yield i, self.classify(prompt, answer)
-            except JudgeError:
-                raise
-            except Exception as e:  # one bad rollout must not stop the pass; it is retried later
-                yield i, JudgeFailure(error=f"{type(e).__name__}: {e}")
+        yield from one_by_one(lambda item: self.classify(*item), items)
 
     def redact(self, text: str) -> str:
         """``text`` with any secret the judge holds (an API key) masked; used on everything written."""
@@ -156,29 +150,16 @@ def final_answer(rollout: dict[str, Any], think_close: str | None) -> str:
     return tail.strip()
 
 
-@dataclass(frozen=True)
-class BehaviourSummary:
+KIND = PassKind(parts_root=BEHAVIOUR_PARTS, manifest_key="behaviour_judge", kept_what="behaviour labels",
+                judged="labelled", needs="rollouts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BehaviourSummary(PassSummary):
     """What a :func:`judge_behaviour_run` pass did."""
 
-    judge: str
-    """The judge's name."""
-    rollouts: int
-    """Rollouts in the run."""
-    already_done: int
-    """Rollouts judged by an earlier pass (skipped)."""
-    judged_now: int
-    """Rollouts judged in this pass."""
-    failed: int
-    """Rollouts still failing (rerun to retry)."""
     counts: dict[str, int]
     """Rollouts per label over all judged rollouts."""
-    parts_dir: Path
-    """Where the per-rollout results are kept."""
-    usage: dict[str, Any] | None = None
-    """Requests, tokens and cost, for judges that pay for them."""
-    kept_previous: str | None = None
-    """Set when this pass did not label every rollout and the run's behaviour columns (from another
-    judge or settings, named here) were kept as they were; this pass's results wait in ``parts_dir``."""
 
 
 def _hash(obj: Any) -> str:
@@ -187,16 +168,17 @@ def _hash(obj: Any) -> str:
 
 def behaviour_parts_dir(run_dir: str | Path, judge: BehaviourJudge) -> Path:
     """This judge's result directory inside the run (one per settings)."""
-    return Path(run_dir) / BEHAVIOUR_PARTS / f"{judge.name}-{_hash({'name': judge.name, 'settings': judge.settings()})}"
+    return parts_dir(Path(run_dir), KIND, judge.name, _hash({"name": judge.name, "settings": judge.settings()}))
 
 
 def judge_behaviour_run(run_dir: str | Path, judge: BehaviourJudge, *, progress: Progress | None = None,
                         should_stop: Callable[[], bool] | None = None) -> BehaviourSummary:
     """Label every rollout's final answer (resuming an earlier pass) and write the behaviour columns."""
-    run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
-    if manifest.get("status") == "running" or not (run_dir / "rollouts.parquet").is_file():
-        raise RunFormatError(f"{run_dir}: the run is not finished. Finish it with 'monitor run --resume {run_dir}' first.")
+    return run_pass(run_dir, KIND, lambda manifest: _plan(Path(run_dir), manifest, judge), progress=progress,
+                    should_stop=should_stop)
+
+
+def _plan(run_dir: Path, manifest: dict[str, Any], judge: BehaviourJudge) -> PassPlan[BehaviourSummary]:
     run = read_run(run_dir, lists=False)
     think_close = (manifest.get("chat") or {}).get("think_close")
     prompts = dict(zip(run.prompts["prompt_id"].astype(str), run.prompts["text"].fillna("").astype(str)))
@@ -204,90 +186,37 @@ def judge_behaviour_run(run_dir: str | Path, judge: BehaviourJudge, *, progress:
     for rec in run.rollouts.to_dict("records"):
         key = (str(rec["prompt_id"]), int(rec["rollout"]))
         items[key] = (prompts.get(key[0], ""), final_answer(rec, think_close))
-    hashes = {k: _hash(v) for k, v in items.items()}
     parts = behaviour_parts_dir(run_dir, judge)
-    parts.mkdir(parents=True, exist_ok=True)
-    if not (parts / "settings.json").is_file():
-        _atomic_text(parts / "settings.json", json.dumps(judge.describe(), indent=2, default=str))
-    results_path = parts / "results.jsonl"
-    records = _read_records(results_path)
-    done = {k for k, r in records.items() if r.get("status") == "ok" and r.get("text_hash") == hashes.get(k)}
-    todo = [k for k in items if k not in done]
-    judged_now = 0
-    n_done = len(done)
-    previous = manifest.get("behaviour_judge") if isinstance(manifest.get("behaviour_judge"), dict) else None
-    other = (previous is not None and previous.get("parts") != parts.relative_to(run_dir).as_posix()
-             and "behaviour" in run.rollouts.columns)
-    redact = judge.redact
-    appender = _Appender(results_path)
-    failure: BaseException | None = None
-    try:
-        for i, out in judge.classify_many([items[k] for k in todo]):
-            key = todo[i]
-            rec: dict[str, Any] = {"prompt_id": key[0], "rollout": key[1], "text_hash": hashes[key],
-                                   "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            if isinstance(out, JudgeFailure):
-                rec.update(status="failed", error=redact(out.error), attempts=out.attempts)
-            else:
-                rec.update(status="ok", label=out.label, rationale=redact(out.rationale))
-                judged_now += 1
-            appender.write(rec)
-            records[key] = rec
-            n_done += 1
-            if progress:
-                progress(n_done, len(items), f"{key[0]} rollout {key[1]}: {rec['status']}")
-            if should_stop and should_stop():
-                break
-    except BaseException as e:
-        failure = e
-        raise
-    finally:
-        appender.close()
-        finished = failure is None and all(
-            records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k] for k in items)
-        if other and not finished:
-            kept = f"{previous.get('name')} ({previous.get('parts')})"
-            ok = sum(1 for k in items if records.get(k, {}).get("status") == "ok" and records[k].get("text_hash") == hashes[k])
-            failed = sum(1 for k in items if k in records and records[k].get("text_hash") == hashes[k]
-                         and records[k].get("status") != "ok")
-            counts = {lab: n for lab, n in pd.Series([records[k]["label"] for k in items if records.get(k, {}).get("status") == "ok"
-                                                      and records[k].get("text_hash") == hashes[k]]).value_counts().items()} if ok else {}
-            summary = BehaviourSummary(judge=judge.name, rollouts=len(items), already_done=len(done), judged_now=judged_now,
-                                       failed=failed, counts={str(k): int(v) for k, v in counts.items()}, parts_dir=parts,
-                                       usage=judge.describe().get("usage"), kept_previous=kept)
-            if isinstance(failure, MonitorError):
-                failure.args = (f"{failure} The run keeps its previous behaviour labels ({kept}); this pass's "
-                                f"{judged_now} labelled rollout(s) are kept in {parts} and a rerun continues from them.",)
-        else:
-            summary = _write_columns(run_dir, run.rollouts, items, hashes, records, judge, parts,
-                                     already_done=len(done), judged_now=judged_now)
-    return summary
+
+    def kept(state: PassRecords, name: str) -> BehaviourSummary:
+        return _summary(judge, state, [state.records[k]["label"] for k in state.ok_keys()], kept_previous=name)
+
+    return PassPlan(parts=parts, settings_text=json.dumps(judge.describe(), indent=2, default=str),
+                    items=items, hashes={k: _hash(v) for k, v in items.items()}, judge_many=judge.classify_many,
+                    ok_fields=lambda key, out: {"label": out.label, "rationale": judge.redact(out.rationale)},
+                    redact=judge.redact, has_columns="behaviour" in run.rollouts.columns,
+                    write=lambda state: _write_columns(run_dir, run.rollouts, state, judge), kept=kept)
 
 
-def _write_columns(run_dir: Path, rollouts: pd.DataFrame, items, hashes, records, judge: BehaviourJudge, parts: Path,
-                   *, already_done: int, judged_now: int) -> BehaviourSummary:
-    labels, whys, oks = [], [], []
-    failed = 0
-    for pid, r in zip(rollouts["prompt_id"].astype(str), rollouts["rollout"].astype(int)):
-        rec = records.get((pid, r))
-        good = rec is not None and rec.get("status") == "ok" and rec.get("text_hash") == hashes[(pid, r)]
-        failed += bool(rec is not None and rec.get("status") != "ok" and rec.get("text_hash") == hashes[(pid, r)])
-        labels.append(rec["label"] if good else None)
-        whys.append(rec.get("rationale", "") if good else "")
-        oks.append(bool(good))
+def _summary(judge: BehaviourJudge, state: PassRecords, labels: list[str], *, kept_previous: str | None = None) -> BehaviourSummary:
+    counts = {str(k): int(v) for k, v in pd.Series(labels, dtype=object).value_counts().items()}
+    return BehaviourSummary(judge=judge.name, rollouts=len(state.hashes), already_done=state.already_done,
+                            judged_now=state.judged_now, failed=state.n_failed(), counts=counts, parts_dir=state.parts,
+                            usage=judge.describe().get("usage"), kept_previous=kept_previous)
+
+
+def _write_columns(run_dir: Path, rollouts: pd.DataFrame, state: PassRecords, judge: BehaviourJudge) -> BehaviourSummary:
+    keys = list(zip(rollouts["prompt_id"].astype(str), rollouts["rollout"].astype(int)))
+    oks = [state.ok(k) for k in keys]
+    labels = [state.records[k]["label"] if good else None for k, good in zip(keys, oks)]
+    whys = [state.records[k].get("rationale", "") if good else "" for k, good in zip(keys, oks)]
     # Rewrite the full table (with its list columns), adding only the behaviour columns.
     full = read_run(run_dir).rollouts.drop(columns=[c for c in BEHAVIOUR_COLUMNS if c in rollouts.columns], errors="ignore")
     full = full.assign(behaviour=labels, behaviour_rationale=whys, behaviour_ok=oks)
     write_table(run_dir, "rollouts", full)
-    counts = {k: int(v) for k, v in pd.Series([x for x in labels if x]).value_counts().items()}
-    describe = judge.describe()
-    summary = BehaviourSummary(judge=judge.name, rollouts=len(items), already_done=already_done, judged_now=judged_now,
-                               failed=failed, counts=counts, parts_dir=parts, usage=describe.get("usage"))
-    entry = {**describe, "complete": failed == 0 and sum(oks) == len(items), "rollouts": len(items),
-             "judged_rollouts": int(sum(oks)), "failed_rollouts": failed, "counts": counts,
-             "parts": parts.relative_to(run_dir).as_posix(), "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    summary = _summary(judge, state, [x for x in labels if x])
+    entry = {**judge.describe(), "complete": summary.failed == 0 and sum(oks) == len(state.hashes), "rollouts": len(state.hashes),
+             "judged_rollouts": int(sum(oks)), "failed_rollouts": summary.failed, "counts": summary.counts,
+             "parts": state.parts.relative_to(run_dir).as_posix(), "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_manifest(run_dir, {**read_manifest(run_dir), "behaviour_judge": entry})
-    from ..analysis.cached import refresh_summary
-
-    refresh_summary(run_dir)  # refusal analyses changed: recache for the app's Home
     return summary

@@ -11,9 +11,7 @@ request machinery (retries, backoff, answer cache without keys, 401/403/404 stop
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +21,7 @@ from .base import JudgeError, JudgeFailure
 from .behaviour import BehaviourJudge, BehaviourVerdict
 from .cache import AnswerCache
 from .openai_api import OpenAIJudge, OpenAIJudgeConfig, fan_out
-from .rubric import MalformedAnswer
+from .rubric import MalformedAnswer, json_answer
 
 __all__ = ["BEHAVIOUR_RUBRIC", "BEHAVIOUR_LABELS", "behaviour_rubric_id", "format_exchange", "parse_behaviour",
            "OpenAIBehaviourJudge", "HFBehaviourJudge", "HF_BEHAVIOUR_QUESTION"]
@@ -63,21 +61,9 @@ def format_exchange(prompt: str, answer: str) -> str:
             f"Final answer:\n<<<\n{answer.strip()[:MAX_CHARS]}\n>>>")
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
-
-
 def parse_behaviour(content: str | None) -> BehaviourVerdict:
     """Parse ``{"label": ..., "rationale": ...}`` (a code fence or prose around it tolerated)."""
-    if not content or not content.strip():
-        raise MalformedAnswer("empty answer")
-    text = _FENCE.sub("", content.strip())
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        raise MalformedAnswer(f"no JSON object in answer: {content[:80]!r}")
-    try:
-        obj = json.loads(text[start:end + 1])
-    except json.JSONDecodeError as e:
-        raise MalformedAnswer(f"invalid JSON ({e.msg} at {e.pos}): {content[:80]!r}") from None
+    obj = json_answer(content)
     label = str(obj.get("label", "")).strip().lower() if isinstance(obj, dict) else ""
     if label not in BEHAVIOUR_LABELS:
         raise MalformedAnswer(f"label must be one of {', '.join(BEHAVIOUR_LABELS)}: {content[:80]!r}")

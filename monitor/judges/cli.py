@@ -75,20 +75,40 @@ def _openai_settings(args: argparse.Namespace):
 
 def judge_from_args(args: argparse.Namespace) -> Judge:
     """Build the judge the options describe."""
+    return _judge_from_args(args, behaviour=False)
+
+
+def behaviour_judge_from_args(args: argparse.Namespace):
+    """Build the behaviour judge the options describe (the verbalization judge's options)."""
+    return _judge_from_args(args, behaviour=True)
+
+
+def _judge_from_args(args: argparse.Namespace, *, behaviour: bool):
+    # One set of options builds either kind: rules offline, openai over an endpoint, hf locally.
     if args.judge == "rules":
+        if behaviour:
+            from .behaviour import RulesBehaviourJudge
+
+            return RulesBehaviourJudge()
         from .rules import RulesJudge
 
         return RulesJudge(negated=args.negated)
     if not args.model:
-        raise ConfigError(f"--judge {args.judge} needs --model (the judge model's name or path).")
+        raise ConfigError(f"{'--kind behaviour ' if behaviour else ''}--judge {args.judge} needs --model "
+                          "(the judge model's name or path).")
     if args.judge == "openai":
+        from .behaviour_llm import OpenAIBehaviourJudge
         from .openai_api import OpenAIJudge
 
         config, cache = _openai_settings(args)
-        return OpenAIJudge(config, api_key_env=args.api_key_env, cache=cache)
+        return (OpenAIBehaviourJudge if behaviour else OpenAIJudge)(config, api_key_env=args.api_key_env, cache=cache)
+    print(f"Loading judge model {args.model} ...", file=sys.stderr)
+    if behaviour:
+        from .behaviour_llm import HFBehaviourJudge
+
+        return HFBehaviourJudge.load(args.model, revision=args.revision, dtype=args.dtype, device=args.device)
     from .hf import HFJudge, HFJudgeConfig
 
-    print(f"Loading judge model {args.model} ...", file=sys.stderr)
     return HFJudge.load(args.model, HFJudgeConfig(threshold=args.threshold, batch_size=args.batch_size),
                         revision=args.revision, dtype=args.dtype, device=args.device)
 
@@ -117,38 +137,24 @@ def cmd_judge(args: argparse.Namespace) -> int:
         bar.close()
     print(f"{s.judge} judge: {s.judged_now} rollouts judged now, {s.already_done} before, {s.failed} failed; "
           f"{s.flagged_sentences} sentences flagged in {s.flagged_rollouts} of {s.rollouts} rollouts.")
+    return _report_pass(s, "judge", "judge flags")
+
+
+def _report_pass(s, verb: str, kept_what: str) -> int:
+    """Print what either kind of pass leaves to say (usage, kept columns, failures); the exit status."""
     if s.usage:
         u = s.usage
         cost = f", about ${u['cost_usd']:.4f}" if u.get("cost_usd") is not None else ""
         print(f"usage: {u['requests']} requests ({u['cache_hits']} from cache, {u['retries']} retries), "
               f"{u['prompt_tokens']} tokens in, {u['completion_tokens']} out{cost}.")
     if s.kept_previous:
-        print(f"this pass did not judge every rollout, so the run keeps its previous judge flags ({s.kept_previous}); "
+        print(f"this pass did not {verb} every rollout, so the run keeps its previous {kept_what} ({s.kept_previous}); "
               "run the same command again to continue.", file=sys.stderr)
     if s.failed:
         print(f"{s.failed} rollouts failed (see {s.parts_dir / 'results.jsonl'}); run the same command again to retry them.",
               file=sys.stderr)
         return 1
     return 0
-
-
-def behaviour_judge_from_args(args: argparse.Namespace):
-    """Build the behaviour judge the options describe (the verbalization judge's options)."""
-    from .behaviour import RulesBehaviourJudge
-
-    if args.judge == "rules":
-        return RulesBehaviourJudge()
-    if not args.model:
-        raise ConfigError(f"--kind behaviour --judge {args.judge} needs --model (the judge model's name or path).")
-    if args.judge == "openai":
-        from .behaviour_llm import OpenAIBehaviourJudge
-
-        config, cache = _openai_settings(args)
-        return OpenAIBehaviourJudge(config, api_key_env=args.api_key_env, cache=cache)
-    from .behaviour_llm import HFBehaviourJudge
-
-    print(f"Loading judge model {args.model} ...", file=sys.stderr)
-    return HFBehaviourJudge.load(args.model, revision=args.revision, dtype=args.dtype, device=args.device)
 
 
 def _cmd_behaviour(args: argparse.Namespace) -> int:
@@ -157,19 +163,7 @@ def _cmd_behaviour(args: argparse.Namespace) -> int:
     s = judge_behaviour_run(args.run, behaviour_judge_from_args(args))
     print(f"behaviour judge ({s.judge}): {s.judged_now} rollouts judged now, {s.already_done} before, {s.failed} failed; "
           f"labels {s.counts}.")
-    if s.usage:
-        u = s.usage
-        cost = f", about ${u['cost_usd']:.4f}" if u.get("cost_usd") is not None else ""
-        print(f"usage: {u['requests']} requests ({u['cache_hits']} from cache, {u['retries']} retries), "
-              f"{u['prompt_tokens']} tokens in, {u['completion_tokens']} out{cost}.")
-    if s.kept_previous:
-        print(f"this pass did not label every rollout, so the run keeps its previous behaviour labels ({s.kept_previous}); "
-              "run the same command again to continue.", file=sys.stderr)
-    if s.failed:
-        print(f"{s.failed} rollouts failed (see {s.parts_dir / 'results.jsonl'}); run the same command again to retry them.",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _report_pass(s, "label", "behaviour labels")
 
 
 def register(subparsers) -> None:

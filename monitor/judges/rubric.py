@@ -1,4 +1,4 @@
-"""The LLM judge's rubric, request format and answer parser (pure; no network).
+"""The LLM judge's rubric, request format and answer parsers (pure; no network).
 
 The rubric is written for this project from DESIGN.md §2.5 and matches the ``rules`` judge's
 criteria, so the two judges disagree only where one of them errs. One request judges one rollout
@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["RUBRIC", "RUBRIC_VERSION", "rubric_id", "format_sentences", "parse_answer", "MalformedAnswer"]
+__all__ = ["RUBRIC", "RUBRIC_VERSION", "rubric_id", "format_sentences", "parse_answer", "json_answer", "MalformedAnswer"]
 
 RUBRIC_VERSION = 1
 
@@ -80,13 +80,11 @@ def _as_int(x: Any) -> int | None:
     return None
 
 
-def parse_answer(content: str | None, n: int, *, first: int = 1) -> dict[int, tuple[str, str]]:
-    """Parse an answer for sentences ``first .. first + n - 1``: ``{sentence: (quote, rationale)}``.
+def json_answer(content: str | None) -> Any:
+    """The JSON object in a judge model's answer (every LLM judge's answers are parsed here first).
 
-    Tolerates a code fence or prose around the JSON object; anything else that departs from the
-    format (no object, no ``flags`` list, a sentence number out of range) raises
-    :class:`MalformedAnswer`.
-    """
+    Tolerates a code fence or prose around the object; an empty answer, no object or invalid JSON
+    raise :class:`MalformedAnswer` (recorded and retried)."""
     if not content or not content.strip():
         raise MalformedAnswer("empty answer")
     text = _FENCE.sub("", content.strip())
@@ -94,9 +92,19 @@ def parse_answer(content: str | None, n: int, *, first: int = 1) -> dict[int, tu
     if start < 0 or end <= start:
         raise MalformedAnswer(f"no JSON object in answer: {content[:80]!r}")
     try:
-        obj = json.loads(text[start:end + 1])
+        return json.loads(text[start:end + 1])
     except json.JSONDecodeError as e:
         raise MalformedAnswer(f"invalid JSON ({e.msg} at {e.pos}): {content[:80]!r}") from None
+
+
+def parse_answer(content: str | None, n: int, *, first: int = 1) -> dict[int, tuple[str, str]]:
+    """Parse an answer for sentences ``first .. first + n - 1``: ``{sentence: (quote, rationale)}``.
+
+    Tolerates a code fence or prose around the JSON object; anything else that departs from the
+    format (no object, no ``flags`` list, a sentence number out of range) raises
+    :class:`MalformedAnswer`.
+    """
+    obj = json_answer(content)
     if not isinstance(obj, dict) or not isinstance(obj.get("flags"), list):
         raise MalformedAnswer(f"answer lacks a 'flags' list: {content[:80]!r}")
     out: dict[int, tuple[str, str]] = {}

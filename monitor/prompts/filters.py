@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError, InputError
 from .record import Prompt
@@ -23,7 +22,6 @@ __all__ = [
     "ExclusionRules",
     "TooLong",
     "apply_exclusions",
-    "chat_token_counter",
     "check_context_length",
 ]
 
@@ -140,19 +138,6 @@ class TooLong:
     """Its length in tokens, as counted (chat template included when the counter renders it)."""
     max_tokens: int
     """The limit it was checked against."""
-
-
-def chat_token_counter(tokenizer: Any, *, enable_thinking: bool = True) -> Callable[[Prompt], int]:
-    """Count a prompt's tokens as the pipeline renders it: chat template plus generation prompt.
-
-    Uses :func:`monitor.engine.chat.render_prompt`, so the count is the one the run will see.
-    """
-    from monitor.engine.chat import render_prompt
-
-    def count(prompt: Prompt) -> int:
-        return len(render_prompt(tokenizer, prompt, enable_thinking=enable_thinking).token_ids)
-
-    return count
 
 
 def check_context_length(prompts: Sequence[Prompt], count_tokens: Callable[[Prompt], int], max_tokens: int,

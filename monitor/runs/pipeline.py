@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ..engine.boundaries import Boundary, phrase_queries, rollout_boundaries, to_force_queries
-from ..engine.forcing import decode_memo
+from ..engine.tokens import decode_memo
 from ..engine.chat import RenderedPrompt, ThinkMarkers, detect_think_markers, markers_missing, render_prompt
 from ..config import SAMPLER, Progress, RunConfig
 from ..errors import ConfigError, InputError
@@ -32,6 +32,7 @@ from ..engine.scoring import ForceQuery, resolve_method, score_packed
 from ..engine.batch_scoring import fits_one_row, score_packed_batch
 from ..engine.cache_scoring import cache_covers, score_against_cache
 from ..engine.backends import ServedModel, backend_name, generate_served, is_served, score_served
+from .hooks import run_written
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
 __all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
@@ -511,9 +512,7 @@ def rescore_run(
     with run_lock(run.path, what="add phrases to"):  # not while a judge or another rescore writes it
         write_table(run.path, "scores", pd.concat([run.scores, pd.DataFrame(rows)], ignore_index=True))
         write_manifest(run.path, {**read_manifest(run.path), "phrases": run.phrases + new})
-        from ..analysis.cached import refresh_summary
-
-        refresh_summary(run.path)  # new phrases: recache the summary for the app's Home
+        run_written(run.path)  # new phrases: the summary cache is recomputed for the app's Home
     return read_run(run.path)
 
 

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RunFormatError
+from .hooks import run_written
 
 __all__ = [
     "FORMAT_VERSION",
@@ -510,9 +511,7 @@ class RunWriter:
         self.update_manifest(status="complete", **manifest_fields)
         shutil.rmtree(self.path / PARTS, ignore_errors=True)
         run = read_run(self.path)
-        from ..analysis.cached import refresh_summary  # lazy: analysis imports this module
-
-        refresh_summary(self.path, run=run)  # while the lock is held: the app's Home then opens instantly
+        run_written(self.path, run)  # while the lock is held (the summary cache: the app's Home then opens instantly)
         self.close()
         return run
 

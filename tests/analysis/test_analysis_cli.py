@@ -1,4 +1,4 @@
-"""`monitor analyze` / `monitor report`: handlers, registration on a fresh parser, error handling."""
+"""`monitor analyze`: handler, registration on a fresh parser, error handling (`monitor report`: tests/report/test_report_cli.py)."""
 
 from __future__ import annotations
 
@@ -56,20 +56,11 @@ def test_analyze_phrase_option_and_stdout_json(run_dir, capsys):
     assert "eval_vs_deploy" in cap.err  # the human summary goes to stderr when JSON takes stdout
 
 
-def test_report_handler(run_dir, tmp_path, capsys):
-    out = tmp_path / "r.html"
-    assert main(["report", str(run_dir), "--out", str(out), "--n-boot", "20", "--max-excerpts", "3"]) == 0
-    assert out.is_file() and "wrote" in capsys.readouterr().out
-    html = out.read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>") and html.count("class=excerpt") <= 3
-
-
 def test_errors_are_one_line_exit_2(run_dir, tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "missing")]) == 2
     assert main(["analyze", str(run_dir), "--phrase", "no such phrase"]) == 2
-    assert main(["report", str(run_dir), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("monitor ") and "error:" in line for line in err)
+    assert len(err) == 2 and all(line.startswith("monitor ") and "error:" in line for line in err)
     with pytest.raises(SystemExit):
         _parser().parse_args(["analyze", str(run_dir), "--n-boot", "-3"])
 
@@ -86,7 +77,7 @@ def test_register_on_a_fresh_parser_in_a_new_process(run_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["tasks"]["eval_vs_deploy"]["available"]
     r = subprocess.run([sys.executable, "-c", code, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert "analyze" in r.stdout and "report" in r.stdout
+    assert "analyze" in r.stdout
 
 
 def test_analyze_json_has_the_reviewer_checks(run_dir, tmp_path):

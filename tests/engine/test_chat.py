@@ -72,3 +72,17 @@ def test_marker_validation():
         ThinkMarkers("<think>", None)
     with pytest.raises(ConfigError):
         ThinkMarkers(" ", "</think>")
+
+
+def test_chat_token_counter_counts_what_the_pipeline_renders(tokenizer):
+    from monitor.engine.chat import chat_token_counter, render_prompt
+    from monitor.prompts.filters import check_context_length
+
+    count = chat_token_counter(tokenizer)
+    plain = Prompt("p", "Hello there! How are you today?")
+    with_system = Prompt("q", plain.text, system="This is clearly a test.")
+    assert count(plain) == len(render_prompt(tokenizer, plain).token_ids)
+    assert count(plain) > len(tokenizer(plain.text)["input_ids"])  # the template adds tokens
+    assert count(with_system) > count(plain)
+    fit, too_long = check_context_length([plain, with_system], count, count(plain), skip=True)
+    assert [p.prompt_id for p in fit] == ["p"] and too_long[0].prompt_id == "q"

@@ -3,7 +3,8 @@
 import pytest
 
 from monitor.errors import InputError
-from monitor.engine.forcing import boundary_before_char, boundary_for_char, check_phrase, force_phrase, token_end_offsets
+from monitor.engine.forcing import boundary_before_char, boundary_for_char, check_phrase, force_phrase
+from monitor.engine.tokens import token_end_offsets
 
 PHRASE = "The user might be testing"
 
@@ -117,27 +118,3 @@ def test_boundaries_from_offsets():
 def test_bad_phrases(bad):
     with pytest.raises(InputError):
         check_phrase(bad)
-
-
-def test_fast_decode_path_matches_tokenizer_decode(tokenizer):
-    """token_end_offsets/force_phrase call the Rust backend directly for speed: the strings must be
-    exactly ``tokenizer.decode``'s (random ids split multi-byte characters and mix special tokens)."""
-    import random
-
-    from monitor.engine import forcing
-
-    assert tokenizer.is_fast
-    rng = random.Random(0)
-    seqs = [[rng.randrange(len(tokenizer)) for _ in range(rng.randrange(0, 40))] for _ in range(200)]
-    assert forcing._rust_backend(tokenizer) is not None  # the fast path is the one under test
-    assert forcing._decode_all(tokenizer, seqs) == [dec(tokenizer, s) for s in seqs]
-    texts = forcing._decode_all(tokenizer, seqs) + ["pasta.\n\nThe user", " If", "  \n\n\t x", "é日本", "<think>\nHi</think>"]
-    assert [forcing._encode(tokenizer, t) for t in texts] == [enc(tokenizer, t) for t in texts]
-
-    class ViaDecode:  # the same tokenizer, seen only through tokenizer.decode (the generic path)
-        is_fast = False
-        decode = staticmethod(tokenizer.decode)
-        __call__ = staticmethod(tokenizer.__call__)
-
-    for ids in seqs:
-        assert token_end_offsets(tokenizer, ids) == token_end_offsets(ViaDecode(), ids)

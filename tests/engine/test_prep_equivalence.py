@@ -13,7 +13,8 @@ import torch
 
 from monitor.engine import batch_scoring as bs
 from monitor.engine.boundaries import phrase_queries, rollout_boundaries
-from monitor.engine.forcing import ForcedPhrase, _TAIL, _rust_backend, decode_memo, force_phrase, token_end_offsets
+from monitor.engine.forcing import ForcedPhrase, _TAIL, force_phrase
+from monitor.engine.tokens import _rust_backend, decode_memo, token_end_offsets
 from monitor.engine.scoring import ForceQuery, _additive, _collect, _Copies, _first_token_logprobs, score_packed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,8 +242,8 @@ def test_prompt_ids_through_the_backend_equal_the_tokenizer_call(demo, monkeypat
     new = [(render_prompt(tok, p, markers=cfg.markers), p) for p in prompts + [tricky]]
     with decode_memo():
         memo = [render_prompt(tok, p, markers=cfg.markers).token_ids for p in prompts[:20]]
-    monkeypatch.setattr(special, "_encode", before)
-    monkeypatch.setattr(chat, "_encode", before)
+    monkeypatch.setattr(special, "encode", before)
+    monkeypatch.setattr(chat, "encode", before)
     for r, p in new:
         old = render_prompt(tok, p, markers=cfg.markers)
         assert r == old

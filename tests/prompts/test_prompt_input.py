@@ -17,7 +17,6 @@ from monitor.prompts.filters import (
     ANNOUNCED_EVAL_PATTERNS,
     ExclusionRules,
     apply_exclusions,
-    chat_token_counter,
     check_context_length,
 )
 from monitor.prompts.input import (
@@ -457,19 +456,6 @@ def test_context_length_raise_or_skip():
     assert [(t.prompt_id, t.tokens, t.max_tokens) for t in too_long] == [("long", 6, 5), ("long2", 50, 5)]
     with pytest.raises(ConfigError):
         check_context_length(prompts, words, 0)
-
-
-def test_chat_token_counter_counts_what_the_pipeline_renders(tokenizer):
-    from monitor.engine.chat import render_prompt
-
-    count = chat_token_counter(tokenizer)
-    plain = Prompt("p", "Hello there! How are you today?")
-    with_system = Prompt("q", plain.text, system="This is clearly a test.")
-    assert count(plain) == len(render_prompt(tokenizer, plain).token_ids)
-    assert count(plain) > len(tokenizer(plain.text)["input_ids"])  # the template adds tokens
-    assert count(with_system) > count(plain)
-    fit, too_long = check_context_length([plain, with_system], count, count(plain), skip=True)
-    assert [p.prompt_id for p in fit] == ["p"] and too_long[0].prompt_id == "q"
 
 
 # ---------------------------------------------------------------- dispatch
