@@ -121,3 +121,12 @@ def wait_for_jobs(at, timeout: float = 180.0) -> None:
     assert not jobs().running(), "job did not finish in time"
     at.run()  # the run after the job ends shows the outcome
     at.run()
+
+
+def class_sizes(run_dir: Path) -> str:
+    """The "n = eval + deploy" label the pages show beside an eval-vs-deploy AUROC of this run."""
+    from monitor.analysis import task_labels
+    from monitor.runs.store import read_run
+
+    y = task_labels(read_run(run_dir), "eval_vs_deploy").astype(bool)
+    return f"n = {int(y.sum())} + {int((~y).sum())}"

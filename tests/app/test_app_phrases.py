@@ -10,6 +10,7 @@ from monitor import analysis
 from monitor.runs.store import read_run
 
 from app_helpers import (  # noqa: F401  (fixtures)
+    class_sizes,
     app_env, app_run, assert_clean, charts, frame_with, open_page, texts, tiny_run, wait_for_jobs,
 )
 
@@ -84,12 +85,7 @@ def test_phrase_coverage_and_discovery_fill_the_new_phrase_box(app_env):
 
 
 def test_phrase_aurocs_and_the_joint_auroc_show_class_sizes(app_env):
-    from monitor.analysis import task_labels
-    from monitor.runs.store import read_run
-
-    run = read_run(app_env)
-    y = task_labels(run, "eval_vs_deploy").astype(bool)
-    want = f"n = {int(y.sum())} + {int((~y).sum())}"
+    want = class_sizes(app_env)
     at = open_page("phrases")
     assert set(frame_with(at, "phrase", "auroc", "n")["n"]) == {want}
     assert any(want in c.value for c in at.caption)  # under the joint AUROC

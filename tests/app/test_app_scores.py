@@ -8,7 +8,7 @@ import pytest
 from monitor import analysis
 from monitor.runs.store import read_run
 
-from app_helpers import app_env, app_run, assert_clean, charts, frame_with, open_page, texts  # noqa: F401  (fixtures)
+from app_helpers import class_sizes, app_env, app_run, assert_clean, charts, frame_with, open_page, texts  # noqa: F401  (fixtures)
 
 
 def test_scores_roc_controls_and_flags(app_env):
@@ -142,11 +142,7 @@ def test_chart_downloads_follow_the_sidebar_format(app_env):
 
 
 def test_every_auroc_on_scores_shows_its_class_sizes(app_env):
-    from monitor.analysis import task_labels
-
-    run = read_run(app_env)
-    y = task_labels(run, "eval_vs_deploy").astype(bool)
-    want = f"n = {int(y.sum())} + {int((~y).sum())}"
+    want = class_sizes(app_env)
     at = open_page("scores")
     assert set(frame_with(at, "monitor", "auroc", "n")["n"]) == {want}
     assert set(frame_with(at, "control", "auroc", "n")["n"]) == {want}
