@@ -155,7 +155,8 @@ def model_inputs(prefix: str, *, default_id: str, backends: bool = False) -> Mod
         template = st.text_area("Jinja chat template", value="", key=f"{prefix}.chat_template", height=120,
                                 help="Used instead of the tokenizer's template; recorded in the run's manifest.")
     backend, url = backend_inputs(prefix) if backends else ("transformers", "")
-    st.caption(gpu_line())
+    st.caption("The model runs on the server; only its tokenizer loads here (device and dtype are the server's)."
+               if backend == "openai-server" else gpu_line())
     return ModelChoice(mid.strip(), device, dtype, trust, template if template.strip() else "", backend, url)
 
 
