@@ -426,6 +426,15 @@ def test_one_history_entry_per_action_back_twice_returns_to_the_first_view(serve
     page.context.close()
 
 
+def _has_value(locator, want: str) -> None:
+    """The input shows ``want`` once the page settles: a fresh session's first pass can draw a widget
+    before the rerun that fills it from the draft (seen here: empty, then the draft's text, within a
+    second), so the value is awaited, and it must come."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_value(want, timeout=TIMEOUT_MS)
+
+
 def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
     """What was typed on Prompts and Run comes back after F5, and after the server restarts (a draft named in the URL)."""
     page = browser.new_context(viewport={"width": 1600, "height": 1400}).new_page()
@@ -443,7 +452,7 @@ def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
     page.reload(timeout=TIMEOUT_MS)
     _wait_idle(page)
     page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
-    assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+    _has_value(page.locator('[class*="st-key-prompts-paste"] textarea'), pasted)
     assert _view_of(page).get("draft") == [draft]
     _shot(page, "draft-prompts-after-reload")
 
@@ -461,8 +470,8 @@ def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
     page.reload(timeout=TIMEOUT_MS)
     _wait_idle(page)
     page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
-    assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
-    assert page.locator('[class*="st-key-run-out"] input').input_value() == "runs/typed-before-reload"
+    _has_value(page.locator('[class*="st-key-run-k"] input'), "3")
+    _has_value(page.locator('[class*="st-key-run-out"] input'), "runs/typed-before-reload")
     _clean(page)
     _shot(page, "draft-run-after-reload")
     link = page.url
@@ -474,11 +483,11 @@ def test_a_reload_and_a_server_restart_keep_the_drafts(server, browser):
         page.goto(link.replace(server["url"], base), timeout=TIMEOUT_MS)
         _wait_idle(page)
         page.get_by_text("2 from pasted").first.wait_for(timeout=TIMEOUT_MS)
-        assert page.locator('[class*="st-key-run-k"] input').input_value() == "3"
+        _has_value(page.locator('[class*="st-key-run-k"] input'), "3")
         page.goto(f"{base}/prompts?draft={draft}", timeout=TIMEOUT_MS)
         _wait_idle(page)
         page.get_by_text("2 prompts ready").first.wait_for(timeout=TIMEOUT_MS)
-        assert page.locator('[class*="st-key-prompts-paste"] textarea').input_value() == pasted
+        _has_value(page.locator('[class*="st-key-prompts-paste"] textarea'), pasted)
         _clean(page)
         page.context.close()
 
