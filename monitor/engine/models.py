@@ -102,11 +102,14 @@ class LoadedModel:
         }
         if self.gguf is not None:
             out["gguf"] = dict(self.gguf)
-        if self.spec.chat_template is not None:
-            out["chat_template"] = {
-                "supplied": True, "sha256": hashlib.sha256(self.spec.chat_template.encode()).hexdigest(), "text": self.spec.chat_template,
-            }
-        return out
+        return {**out, **chat_template_entry(self.spec)}
+
+
+def chat_template_entry(spec: ModelSpec) -> dict[str, Any]:
+    """The manifest's record of a supplied chat template (empty when the tokenizer's own is used)."""
+    if spec.chat_template is None:
+        return {}
+    return {"chat_template": {"supplied": True, "sha256": hashlib.sha256(spec.chat_template.encode()).hexdigest(), "text": spec.chat_template}}
 
 
 def sampling_defaults(model: Any) -> tuple[dict[str, float | int], dict[str, str]]:

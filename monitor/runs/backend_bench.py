@@ -44,18 +44,6 @@ def _median_time(f: Callable[[], Any], repeats: int) -> tuple[float, list[float]
     return float(np.median(times)), times, out
 
 
-def _rollouts_of(run) -> list:
-    from ..engine.rollouts import Rollout
-
-    return [
-        Rollout(prompt_id=str(r["prompt_id"]), rollout=int(r["rollout"]), seed=int(r["seed"]),
-                prompt_token_ids=tuple(int(x) for x in r["prompt_token_ids"]), completion_token_ids=tuple(int(x) for x in r["completion_token_ids"]),
-                completion_text=r["completion_text"], cot_char_start=int(r["cot_char_start"]), cot_char_end=int(r["cot_char_end"]),
-                finish_reason=r["finish_reason"], cot_truncated=bool(r["cot_truncated"]), think_opened=bool(r["think_opened"]))
-        for r in run.rollouts.to_dict("records")
-    ]
-
-
 def _max_diff(a: list, b: list) -> float:
     worst = 0.0
     for (_, sa), (_, sb) in zip(a, b):
@@ -74,7 +62,7 @@ def run_backend_bench(cfg: RunBenchConfig, backend: str, *, base_url: str | None
     from ..engine.k0 import score_prompts
     from ..engine.models import ModelSpec, load_model
     from ..prompts.input import load_prompts
-    from .pipeline import run_monitor, score_rollouts
+    from .pipeline import rollout_from_row, run_monitor, score_rollouts
 
     if backend not in ("vllm", "openai-server"):
         raise ConfigError(f"bench --run --backend {backend}: compare vllm or openai-server with transformers.")
@@ -109,7 +97,7 @@ def run_backend_bench(cfg: RunBenchConfig, backend: str, *, base_url: str | None
                     runs.setdefault(name, run)
             hf_s, be_s = float(np.median(times["transformers"])), float(np.median(times[backend]))
             log(f"k=1 run: transformers {hf_s:.2f} s ({n / hf_s:.2f} rollouts/s), {backend} {be_s:.2f} s ({n / be_s:.2f} rollouts/s)")
-            rolls = _rollouts_of(runs[backend])
+            rolls = [rollout_from_row(r) for r in runs[backend].rollouts.to_dict("records")]
             close = runs[backend].manifest["chat"]["think_close"]  # the markers the run detected
             sc_hf, sc_hf_all, rows_hf = _median_time(lambda: score_rollouts(hf, rolls, cfg.phrases, close_marker=close), cfg.repeats)
             sc_be, sc_be_all, rows_be = _median_time(lambda: score_rollouts(served, rolls, cfg.phrases, close_marker=close), cfg.repeats)

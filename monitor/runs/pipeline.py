@@ -35,7 +35,7 @@ from ..engine.backends import ServedModel, backend_name, generate_served, is_ser
 from .hooks import run_written
 from .store import Run, RunWriter, read_manifest, read_run, run_lock, write_manifest, write_table
 
-__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths"]
+__all__ = ["Progress", "Executor", "LocalExecutor", "Unit", "plan_units", "run_unit", "run_monitor", "think_markers_warning", "score_prompts", "score_rollout", "score_rollouts", "rescore_run", "package_versions", "check_prompt_lengths", "rollout_from_row"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,18 @@ def _rollout_row(r: Rollout, n_sentences: int) -> dict[str, Any]:
         "n_sentences": n_sentences,
         "prompt_tokens": len(r.prompt_token_ids),
     }
+
+
+def rollout_from_row(rec: dict[str, Any]) -> Rollout:
+    """The :class:`Rollout` a stored rollouts row holds (the inverse of the row the pipeline writes)."""
+    return Rollout(
+        prompt_id=str(rec["prompt_id"]), rollout=int(rec["rollout"]), seed=int(rec.get("seed", 0)),
+        prompt_token_ids=tuple(int(x) for x in rec["prompt_token_ids"]),
+        completion_token_ids=tuple(int(x) for x in rec["completion_token_ids"]),
+        completion_text=rec["completion_text"], cot_char_start=int(rec["cot_char_start"]),
+        cot_char_end=int(rec["cot_char_end"]), finish_reason=rec["finish_reason"],
+        cot_truncated=bool(rec["cot_truncated"]), think_opened=bool(rec.get("think_opened", False)),
+    )
 
 
 def check_prompt_lengths(
@@ -497,14 +509,7 @@ def rescore_run(
         if should_stop is not None and should_stop():
             log.info("Rescoring stopped on request; the run is unchanged.")
             return run
-        r = Rollout(
-            prompt_id=str(rec["prompt_id"]), rollout=int(rec["rollout"]), seed=int(rec.get("seed", 0)),
-            prompt_token_ids=tuple(int(x) for x in rec["prompt_token_ids"]),
-            completion_token_ids=tuple(int(x) for x in rec["completion_token_ids"]),
-            completion_text=rec["completion_text"], cot_char_start=int(rec["cot_char_start"]),
-            cot_char_end=int(rec["cot_char_end"]), finish_reason=rec["finish_reason"],
-            cot_truncated=bool(rec["cot_truncated"]), think_opened=bool(rec.get("think_opened", False)),
-        )
+        r = rollout_from_row(rec)
         _, scores = score_rollout(loaded, r, new, memory_budget_mb=memory_budget_mb, boundaries=stored[(r.prompt_id, r.rollout)])
         rows.extend(scores)
         if progress:

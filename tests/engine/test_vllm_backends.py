@@ -86,8 +86,8 @@ def assert_matches_transformers(run_dir: Path, demo) -> float:
     """Boundaries, forced ids and alignment as the transformers path computes them on the stored
     token ids, and every score row within ATOL of a naive forward pass; returns the largest gap."""
     from monitor.engine.boundaries import phrase_queries, rollout_boundaries, to_force_queries
-    from monitor.engine.rollouts import Rollout
     from monitor.engine.scoring import ForceQuery, score_naive
+    from monitor.runs.pipeline import rollout_from_row
     from monitor.runs.store import read_run
 
     run = read_run(run_dir)
@@ -98,12 +98,7 @@ def assert_matches_transformers(run_dir: Path, demo) -> float:
     scores = run.scores.set_index(["prompt_id", "rollout"]).sort_index()
     worst = 0.0
     for rec in run.rollouts.to_dict("records"):
-        r = Rollout(prompt_id=rec["prompt_id"], rollout=int(rec["rollout"]), seed=int(rec["seed"]),
-                    prompt_token_ids=tuple(int(x) for x in rec["prompt_token_ids"]),
-                    completion_token_ids=tuple(int(x) for x in rec["completion_token_ids"]),
-                    completion_text=rec["completion_text"], cot_char_start=int(rec["cot_char_start"]),
-                    cot_char_end=int(rec["cot_char_end"]), finish_reason=rec["finish_reason"],
-                    cot_truncated=bool(rec["cot_truncated"]), think_opened=bool(rec["think_opened"]))
+        r = rollout_from_row(rec)
         key = (r.prompt_id, r.rollout)
         bounds = rollout_boundaries(tok, r, close_marker=close)
         got = sentences.loc[[key]].sort_values("sentence")

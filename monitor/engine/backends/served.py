@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..chat import ThinkMarkers
-from ..models import ModelSpec
-from ..rollouts import Rollout, RolloutRequest, make_rollout, rollout_seed
+from ..models import ModelSpec, chat_template_entry
+from ..rollouts import Rollout, RolloutRequest, _eos_ids, make_rollout, rollout_seed
 from ..scoring import ForceQuery
 
 __all__ = ["Engine", "ModelFacts", "ServedModel", "generate_served", "score_served", "eos_ids"]
@@ -92,13 +92,8 @@ class ServedModel:
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description for run manifests."""
-        out = {"id": self.spec.model_id, "revision": self.spec.revision, "dtype": self.dtype, "backend": self.engine.describe()}
-        if self.spec.chat_template is not None:
-            import hashlib
-
-            out["chat_template"] = {"supplied": True, "sha256": hashlib.sha256(self.spec.chat_template.encode()).hexdigest(),
-                                    "text": self.spec.chat_template}
-        return out
+        return {"id": self.spec.model_id, "revision": self.spec.revision, "dtype": self.dtype, "backend": self.engine.describe(),
+                **chat_template_entry(self.spec)}
 
     def close(self) -> None:
         self.engine.close()
@@ -106,14 +101,7 @@ class ServedModel:
 
 def eos_ids(served: ServedModel) -> set[int]:
     """The ids that end a rollout: the generation config's and the tokenizer's, as on the transformers path."""
-    ids: set[int] = set()
-    gen_eos = getattr(served.model.generation_config, "eos_token_id", None)
-    for src in (gen_eos, served.tokenizer.eos_token_id):
-        if isinstance(src, int):
-            ids.add(src)
-        elif src:
-            ids.update(int(i) for i in src)
-    return ids
+    return _eos_ids(served.model, served.tokenizer)
 
 
 def generate_served(served: ServedModel, requests: Sequence[RolloutRequest], *, seed: int, max_new_tokens: int,
