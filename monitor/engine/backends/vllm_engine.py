@@ -51,6 +51,8 @@ class VllmEngine:
         # vLLM logs every engine step at INFO to stdout, burying the progress bar (and the bench's
         # last JSON line); -v or an explicit VLLM_LOGGING_LEVEL brings it back.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "INFO" if logging.getLogger().isEnabledFor(logging.INFO) else "WARNING")
+        # stdout is the command's output (a table, the bench's JSON line); vLLM's log goes with ours, to stderr.
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
         try:
             import vllm  # noqa: F401
         except ImportError as e:
